@@ -1,0 +1,5 @@
+"""Entry point for `python -m icecycle`."""
+
+from icecycle.cli import main
+
+raise SystemExit(main())

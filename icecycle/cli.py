@@ -1,0 +1,497 @@
+"""The command line: a few lines per command over the cycle, the store and the runner."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import IO, Any, NoReturn
+
+from icecycle import __version__, text
+from icecycle.clock import Clock, SystemClock
+from icecycle.cycle import ALLOWED, Cycle, Event, Fold, Settings, State, fold, sessions
+from icecycle.durations import (
+    InputError,
+    format_clock,
+    format_duration,
+    format_span,
+    parse_duration,
+    parse_when,
+)
+from icecycle.store import Store, StoreError, resolve_data_dir
+
+LIMITS = {  # (shortest, longest) in seconds; the short ends are for trying it out
+    "on": (1, 2 * 3600),
+    "off": (1, 24 * 3600),
+    "window": (5, 7 * 86400),
+}
+ICE_WARN_S = 30 * 60
+
+
+class Refused(Exception):
+    """An action that does not apply now, or bad arguments found after parsing."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with refusals on one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"icecycle: error: {message} (see icecycle --help)\n")
+
+
+def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
+    low, high = LIMITS[name]
+
+    def parse(value: str) -> int:
+        try:
+            seconds = parse_duration(value, bare_unit)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if not low <= seconds <= high:
+            raise argparse.ArgumentTypeError(
+                f"'{value}' is out of range; --{name} takes "
+                f"{format_span(low)} to {format_span(high)}"
+            )
+        return seconds
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    data_dir = _Parser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="where the database lives (default: $ICECYCLE_DATA_DIR, else your user data folder)",
+    )
+    parser = _Parser(
+        prog="icecycle",
+        parents=[data_dir],
+        description="A calm timer for cold therapy after a back spasm: "
+        "25 min ice on, 90 min off, through the first 48-72 hours.",
+        epilog=text.NOT_ADVICE,
+    )
+    parser.add_argument("--version", action="version", version=f"icecycle {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[data_dir])
+
+    start = cmd("start", "start a new cycle (ice goes on now)")
+    start.add_argument(
+        "--since",
+        metavar="WHEN",
+        default="now",
+        help="when the spasm began: now, 3h ago, 14:30 or 2026-11-25T08:00",
+    )
+    start.add_argument(
+        "--on",
+        metavar="DUR",
+        type=_duration("on", "m"),
+        default=None,
+        help="ice-on length (default 25m; a bare number is minutes)",
+    )
+    start.add_argument(
+        "--off",
+        metavar="DUR",
+        type=_duration("off", "m"),
+        default=None,
+        help="ice-off length (default 90m; a bare number is minutes)",
+    )
+    start.add_argument(
+        "--window",
+        metavar="DUR",
+        type=_duration("window", "h"),
+        default=None,
+        help="how long the cycle runs from --since (default 72h; bare = hours)",
+    )
+    start.add_argument("--force", action="store_true", help="stop a running cycle first")
+    status = cmd("status", "where the cycle stands now")
+    status.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
+    for name, help_text in [
+        ("on", "ice on now"),
+        ("off", "ice off now (ends this session)"),
+        ("skip", "skip this ice session"),
+        ("pause", "pause the cycle and its reminders (the window keeps running)"),
+        ("resume", "resume a paused cycle (after any rest still owed)"),
+        ("stop", "end the cycle (it stays in history)"),
+        ("ack", "acknowledge the current prompt (towel reminder, ice-off alarm)"),
+    ]:
+        cmd(name, help_text)
+    history = cmd("history", "every session so far, with totals")
+    history.add_argument("--json", action="store_true", help="JSON instead of a table")
+    cmd("daemon", "send notifications without the TUI (for a systemd user service)")
+    cmd("notify-test", "send one test notification and say whether it worked")
+    return parser
+
+
+class Context:
+    """What every command needs: where the data is, the clock, and the output streams."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        clock: Clock,
+        out: IO[str],
+        err: IO[str],
+        env: dict[str, str] | os._Environ[str],
+    ) -> None:
+        self.args, self.clock, self.out, self.err = args, clock, out, err
+        self.data_dir = resolve_data_dir(getattr(args, "data_dir", None), env)
+
+    def store(self, *, create: bool = False) -> Store | None:
+        return Store.open(self.data_dir, create=create)
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out)
+
+    def warn(self, line: str) -> None:
+        print(f"icecycle: warning: {line}", file=self.err)
+
+
+def _running(ctx: Context) -> tuple[Store | None, Fold | None, datetime]:
+    store = ctx.store()
+    current = store.current() if store else None
+    now = ctx.clock.now()
+    return store, (fold(*current) if current else None), now
+
+
+def _idle(now: datetime) -> State:
+    return State("idle", now, None, None, None)
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_start(ctx: Context) -> None:
+    args, now = ctx.args, ctx.clock.now()
+    defaults = Settings()
+    settings = Settings(
+        args.on if args.on is not None else defaults.on_s,
+        args.off if args.off is not None else defaults.off_s,
+        args.window if args.window is not None else defaults.window_s,
+    )
+    try:
+        since = parse_when(args.since, now)
+    except InputError as exc:
+        raise Refused(f"argument --since: {exc}", 2) from None
+    if since > now + timedelta(seconds=1):
+        raise Refused(
+            f"argument --since: '{args.since}' is in the future; "
+            "give when the spasm began, e.g. 3h ago",
+            2,
+        )
+    since = min(since, now)
+    window = format_span(settings.window_s)
+    if since + settings.window <= now:
+        raise Refused(
+            f"argument --since: '{args.since}' is more than {window} ago, so the "
+            "window would already be over; give a later time or a longer --window",
+            2,
+        )
+    if settings.on_s > ICE_WARN_S:
+        ctx.warn(
+            f"{format_span(settings.on_s)} of ice at a time is longer than the "
+            "usual 25 minutes; ask a clinician before using it"
+        )
+    store = ctx.store(create=True)
+    assert store is not None
+    with store.transaction():
+        current = store.current()
+        if current:
+            st = fold(*current).state_at(now)
+            if st.state != "done" and not args.force:
+                raise Refused(
+                    f"a cycle is already running ({text.describe(st)}); "
+                    "`icecycle start --force` stops it and starts anew"
+                )
+            store.append(current[0].id, "stop", now)
+        cycle = store.new_cycle(since, settings, now)
+    st = fold(cycle, store.events(cycle.id)).state_at(now)
+    ctx.say(
+        f"Started: ice on now, off at {format_clock(st.next_change or now, now)} "
+        f"({format_span(settings.on_s)} on, {format_span(settings.off_s)} off; "
+        f"window ends {format_clock(cycle.window_end, now)}). {text.TOWEL}"
+    )
+
+
+def cmd_status(ctx: Context) -> None:
+    _, acc, now = _running(ctx)
+    st = acc.state_at(now) if acc else _idle(now)
+    if ctx.args.json:
+        import json
+
+        ctx.say(json.dumps(status_json(st)))
+        return
+    ctx.say(text.phase_line(st))
+    if st.cycle is None:
+        return
+    if st.next_change is not None:
+        ctx.say(f"Next change: {text.next_change(st)}")
+    ctx.say(text.window_line(st))
+    ctx.say(text.sessions_line(st))
+
+
+def status_json(st: State) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.astimezone().isoformat(timespec="seconds") if moment else None
+
+    def secs(delta: timedelta) -> int:
+        return max(0, round(delta.total_seconds()))
+
+    cyc = st.cycle if st.state != "idle" else None
+    return {
+        "state": st.state,
+        "now": iso(st.now),
+        "phase": None
+        if st.phase is None
+        else {
+            "kind": st.phase.kind,
+            "started": iso(st.phase.start),
+            "ends": iso(st.phase.end),
+            "remaining_s": secs(st.phase_remaining),
+        },
+        "next_change": iso(st.next_change),
+        "window": None
+        if cyc is None
+        else {
+            "start": iso(cyc.window_start),
+            "end": iso(cyc.window_end),
+            "length_s": cyc.settings.window_s,
+            "elapsed_s": secs(st.window_elapsed),
+            "remaining_s": secs(st.window_remaining),
+        },
+        "sessions": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "settings": None
+        if cyc is None
+        else {
+            "on_s": cyc.settings.on_s,
+            "off_s": cyc.settings.off_s,
+            "window_s": cyc.settings.window_s,
+        },
+    }
+
+
+def cmd_action(ctx: Context) -> None:
+    """on, off, skip, pause, resume, stop, ack: check, append, confirm, in one transaction."""
+    kind, now = ctx.args.command, ctx.clock.now()
+    store = ctx.store()
+    if store is None:
+        raise Refused(text.refusal(kind, _idle(now)))
+    with store.transaction():
+        current = store.current()
+        if current is None:
+            raise Refused(text.refusal(kind, _idle(now)))
+        cycle, events = current
+        acc = fold(cycle, events)
+        before = acc.state_at(now)
+        if before.state not in ALLOWED[kind]:
+            raise Refused(text.refusal(kind, before))
+        store.append(cycle.id, kind, now)
+    acc.apply(Event(kind, now))
+    after = acc.state_at(now)
+    if kind == "on" and before.rest_owed.total_seconds() >= 60:
+        rested = cycle.settings.off - before.rest_owed
+        ctx.warn(
+            f"the ice came off only {format_duration(rested.total_seconds())} ago; "
+            f"the plan rests {format_span(cycle.settings.off_s)} between sessions"
+        )
+    ctx.say(confirmation(kind, before, after, acc))
+
+
+def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
+    now = after.now
+    upcoming = next(
+        (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
+    )
+    nxt = text.next_session(after, upcoming)
+    if kind == "on":
+        assert after.phase is not None
+        return f"Ice on until {format_clock(after.phase.end, now)}. {text.TOWEL}"
+    if kind == "off":
+        return f"Ice off; that session counts as done. {nxt}"
+    if kind == "skip":
+        return f"Session skipped; rest as usual. {nxt}"
+    if kind == "pause":
+        return (
+            "Paused: no reminders until `icecycle resume`. The window does not stop: "
+            f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
+        )
+    if kind == "resume":
+        if after.state == "off" and after.phase:
+            return (
+                f"Resumed: rest still owed until {format_clock(after.phase.end, now)}, then ice on."
+            )
+        return f"Resumed: ice on now. {text.TOWEL}"
+    if kind == "stop":
+        return (
+            f"Stopped the cycle ({after.done} sessions done, {after.skipped} skipped); "
+            "`icecycle history` keeps it."
+        )
+    if before.state == "on":
+        return "Confirmed: ice is on, with a towel under it."
+    return "Acknowledged: the ice is off. No more reminders for this rest."
+
+
+def cmd_history(ctx: Context) -> None:
+    store = ctx.store()
+    now = ctx.clock.now()
+    cycles = store.cycles() if store else []
+    if not cycles:
+        if ctx.args.json:
+            ctx.say('{"cycles": []}')
+        else:
+            ctx.say("No cycles yet. Start one with: icecycle start")
+        return
+    assert store is not None
+    report = []
+    for cycle, stopped in cycles:
+        events = store.events(cycle.id)
+        st = fold(cycle, events).state_at(now)
+        rows = sessions(cycle, events, now, store.session_notes(cycle.id))
+        report.append((cycle, stopped, st, rows))
+    if ctx.args.json:
+        import json
+
+        ctx.say(json.dumps({"cycles": [history_json(*r) for r in report]}))
+        return
+    for i, (cycle, stopped, st, rows) in enumerate(report):
+        if i:
+            ctx.say("")
+        end = (
+            f"stopped {format_clock(stopped, now)}"
+            if stopped
+            else f"window ends {format_clock(cycle.window_end, now)}"
+        )
+        ctx.say(f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}")
+        ctx.say(f"  {'#':>3}  {'ice on':<16}  {'off':<5}  {'status':<11}  note")
+        for n, s in enumerate(rows, 1):
+            if s.status == "upcoming":
+                continue
+            note = ", ".join(
+                x
+                for x in (
+                    "confirmed" if s.confirmed else "",
+                    "passed while closed" if s.note == "passed" else "",
+                    "notified late" if s.note == "late" else "",
+                    "notification failed" if s.note == "failed" else "",
+                )
+                if x
+            )
+            ctx.say(
+                f"  {n:>3}  {format_clock(s.start, now):<16}  "
+                f"{s.end.astimezone().strftime('%H:%M'):<5}  {s.status:<11}  {note}"
+            )
+        ctx.say(f"  Totals: {st.done} done, {st.skipped} skipped, {st.left} left")
+
+
+def history_json(
+    cycle: Cycle, stopped: datetime | None, st: State, rows: list[Any]
+) -> dict[str, Any]:
+    def iso(moment: datetime) -> str:
+        return moment.astimezone().isoformat(timespec="seconds")
+
+    return {
+        "id": cycle.id,
+        "window": {"start": iso(cycle.window_start), "end": iso(cycle.window_end)},
+        "stopped": iso(stopped) if stopped else None,
+        "settings": {
+            "on_s": cycle.settings.on_s,
+            "off_s": cycle.settings.off_s,
+            "window_s": cycle.settings.window_s,
+        },
+        "sessions": [
+            {
+                "start": iso(s.start),
+                "end": iso(s.end),
+                "status": s.status,
+                "confirmed": s.confirmed,
+                "note": s.note or None,
+            }
+            for s in rows
+        ],
+        "totals": {"done": st.done, "skipped": st.skipped, "left": st.left},
+    }
+
+
+def cmd_daemon(ctx: Context) -> None:
+    from icecycle.daemon import run_daemon
+
+    store = ctx.store(create=True)
+    assert store is not None
+    run_daemon(store, ctx.clock, ctx.err)
+
+
+def cmd_notify_test(ctx: Context) -> None:
+    from icecycle.notify import notify_test
+
+    ok, line = notify_test()
+    ctx.say(line)
+    if not ok:
+        raise Refused("the test notification did not arrive; see above", 1)
+
+
+def cmd_tui(ctx: Context) -> None:
+    from icecycle.tui.app import make_app
+
+    store = ctx.store(create=True)
+    assert store is not None
+    make_app(store, ctx.clock).run()
+
+
+COMMANDS: dict[str | None, Callable[[Context], None]] = {
+    "start": cmd_start,
+    "status": cmd_status,
+    "history": cmd_history,
+    "daemon": cmd_daemon,
+    "notify-test": cmd_notify_test,
+    None: cmd_tui,
+    **{k: cmd_action for k in ALLOWED},
+}
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, or a one-line error
+        return int(exc.code or 0)
+    try:
+        ctx = Context(args, clock or SystemClock(), out, err, os.environ if env is None else env)
+        COMMANDS[args.command](ctx)
+    except Refused as exc:
+        print(f"icecycle: error: {exc}", file=err)
+        return exc.code
+    except StoreError as exc:
+        print(f"icecycle: error: {exc}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("ICECYCLE_DEBUG"):
+            raise
+        print(
+            f"icecycle: error: unexpected {type(exc).__name__}: {exc} "
+            "(set ICECYCLE_DEBUG=1 for details and please report it)",
+            file=err,
+        )
+        return 1
+    return 0

@@ -1,0 +1,339 @@
+"""The SQLite event store: cycles, their events, and notification claims."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from icecycle.cycle import Cycle, Event, Settings
+
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "Claim", "Store", "StoreError", "resolve_data_dir"]
+
+DB_NAME = "icecycle.sqlite3"
+SCHEMA_VERSION = 1
+_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE cycles (
+    id           INTEGER PRIMARY KEY,
+    window_start TEXT    NOT NULL,
+    on_s         INTEGER NOT NULL,
+    off_s        INTEGER NOT NULL,
+    window_s     INTEGER NOT NULL,
+    created      TEXT    NOT NULL,
+    stopped      TEXT
+);
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY,
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id),
+    kind     TEXT    NOT NULL,
+    at       TEXT    NOT NULL,
+    data     TEXT
+);
+CREATE INDEX events_by_cycle ON events (cycle_id, id);
+CREATE TABLE notifications (
+    id          INTEGER PRIMARY KEY,
+    cycle_id    INTEGER NOT NULL REFERENCES cycles(id),
+    kind        TEXT    NOT NULL,
+    phase_start TEXT    NOT NULL,
+    seq         INTEGER NOT NULL DEFAULT 0,
+    claimed     TEXT    NOT NULL,
+    sent        TEXT,
+    result      TEXT,
+    UNIQUE (cycle_id, kind, phase_start, seq)
+);
+"""
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    kind: str
+    phase_start: datetime
+    seq: int
+    claimed: datetime
+    sent: datetime | None
+    result: str | None
+
+
+def resolve_data_dir(
+    arg: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """--data-dir, else $ICECYCLE_DATA_DIR, else the platform's user data directory."""
+    env = os.environ if env is None else env
+    if arg:
+        return Path(arg).expanduser()
+    if env.get("ICECYCLE_DATA_DIR"):
+        return Path(env["ICECYCLE_DATA_DIR"]).expanduser()
+    import platformdirs  # only when needed: it is the one import on this path worth skipping
+
+    return Path(platformdirs.user_data_dir("icecycle", appauthor=False))
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class Store:
+    """One open icecycle database. Every write is its own short transaction."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path, *, create: bool = True) -> Store | None:
+        """Open (or, with `create`, make) the database; None if absent and not created.
+
+        A file that is not an icecycle database is never written to.
+        """
+        path = data_dir / DB_NAME
+        try:
+            if not path.exists():
+                if not create:
+                    return None
+                cls._create(data_dir, path)
+            cls._check_file(path)
+            conn = sqlite3.connect(path, timeout=15, isolation_level=None)
+        except StoreError:
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(_explain(path, exc)) from None
+        store = cls(path, conn)
+        try:
+            store._check_schema()
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(_explain(path, exc)) from None
+        return store
+
+    @staticmethod
+    def _create(data_dir: Path, path: Path) -> None:
+        """Build a new database beside its final name, then link it into place atomically."""
+        if not data_dir.exists():
+            data_dir.mkdir(parents=True, mode=0o700)
+            data_dir.chmod(0o700)  # mkdir's mode is filtered by the umask
+        tmp = data_dir / f".{DB_NAME}.{os.getpid()}.new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(
+                    f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                )
+            finally:
+                conn.close()
+            with contextlib.suppress(FileExistsError):  # another process got there first
+                os.link(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    @staticmethod
+    def _check_file(path: Path) -> None:
+        if path.is_dir():
+            raise StoreError(
+                f"{path} is a directory, not a database; move it aside or use --data-dir"
+            )
+        with path.open("rb") as fh:
+            head = fh.read(len(_MAGIC))
+        if head != _MAGIC:
+            what = "is empty" if not head else "is not an SQLite database"
+            raise StoreError(
+                f"{path} {what}, so icecycle will not touch it; "
+                "move it aside (icecycle then starts a new one) or use --data-dir"
+            )
+
+    def _check_schema(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer icecycle (schema {version}, "
+                f"this one reads {SCHEMA_VERSION}); upgrade icecycle"
+            )
+        if version < 1:
+            raise StoreError(
+                f"{self.path} is an SQLite database but not icecycle's; "
+                "move it aside or use --data-dir"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and change detection ----------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction that holds the lock from the start (read, decide, append)."""
+        with self._errors():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, exc)) from None
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: cheap to poll every second."""
+        with self._errors():
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- cycles and events -------------------------------------------------------------
+
+    def current(self) -> tuple[Cycle, list[Event]] | None:
+        """The latest cycle that was not stopped, with its events; None if there is none."""
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT id, window_start, on_s, off_s, window_s FROM cycles "
+                "WHERE stopped IS NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        cycle = _cycle(row)
+        return cycle, self.events(cycle.id)
+
+    def cycles(self) -> list[tuple[Cycle, datetime | None]]:
+        """Every cycle, oldest first, with when it was stopped."""
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT id, window_start, on_s, off_s, window_s, stopped FROM cycles ORDER BY id"
+            ).fetchall()
+        return [(_cycle(r[:5]), _dt(r[5]) if r[5] else None) for r in rows]
+
+    def events(self, cycle_id: int) -> list[Event]:
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT kind, at, data, id FROM events WHERE cycle_id = ? ORDER BY id", (cycle_id,)
+            ).fetchall()
+        return [Event(k, _dt(a), d, i) for k, a, d, i in rows]
+
+    def new_cycle(self, window_start: datetime, settings: Settings, at: datetime) -> Cycle:
+        """Insert a cycle and its `started` event (call inside `transaction`)."""
+        with self._errors():
+            cur = self.conn.execute(
+                "INSERT INTO cycles (window_start, on_s, off_s, window_s, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_ts(window_start), settings.on_s, settings.off_s, settings.window_s, _ts(at)),
+            )
+            assert cur.lastrowid is not None
+            cycle = Cycle(cur.lastrowid, window_start, settings)
+            self.append(cycle.id, "started", at)
+        return cycle
+
+    def append(self, cycle_id: int, kind: str, at: datetime, data: str | None = None) -> Event:
+        with self._errors():
+            cur = self.conn.execute(
+                "INSERT INTO events (cycle_id, kind, at, data) VALUES (?, ?, ?, ?)",
+                (cycle_id, kind, _ts(at), data),
+            )
+            if kind == "stop":
+                self.conn.execute("UPDATE cycles SET stopped = ? WHERE id = ?", (_ts(at), cycle_id))
+        assert cur.lastrowid is not None
+        return Event(kind, at, data, cur.lastrowid)
+
+    # -- notification claims -----------------------------------------------------------
+
+    def claim(
+        self,
+        cycle_id: int,
+        kind: str,
+        phase_start: datetime,
+        seq: int,
+        at: datetime,
+        result: str | None = None,
+    ) -> int | None:
+        """Claim one notification; the id if this caller won it, None if already claimed."""
+        with self._errors():
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO notifications "
+                "(cycle_id, kind, phase_start, seq, claimed, result) VALUES (?, ?, ?, ?, ?, ?)",
+                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result),
+            )
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def record(self, claim_id: int, sent: datetime, result: str) -> None:
+        with self._errors():
+            self.conn.execute(
+                "UPDATE notifications SET sent = ?, result = ? WHERE id = ?",
+                (_ts(sent), result, claim_id),
+            )
+
+    def claims(self, cycle_id: int) -> list[Claim]:
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT id, kind, phase_start, seq, claimed, sent, result FROM notifications "
+                "WHERE cycle_id = ? ORDER BY id",
+                (cycle_id,),
+            ).fetchall()
+        return [
+            Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r) for i, k, p, s, c, t, r in rows
+        ]
+
+    def session_notes(self, cycle_id: int) -> dict[datetime, str]:
+        """For each ice session: what the runner did about its notification."""
+        notes: dict[datetime, str] = {}
+        for c in self.claims(cycle_id):
+            if c.kind == "on" and c.seq == 0:
+                notes[c.phase_start] = (c.result or "claimed").split(":")[0]
+        return notes
+
+
+def _cycle(row: tuple[int, str, int, int, int]) -> Cycle:
+    cid, start, on_s, off_s, window_s = row
+    return Cycle(cid, _dt(start), Settings(on_s, off_s, window_s))
+
+
+def _explain(path: Path, exc: BaseException) -> str:
+    """One line that names the file, what went wrong, and what to do about it."""
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, PermissionError) or "readonly" in low or "read-only" in low:
+        return (
+            f"cannot write {path} ({text}); "
+            f"check the permissions of {path.parent} or use --data-dir"
+        )
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return (
+            f"{path} is damaged ({text}); icecycle will not touch it: "
+            "move it aside (a new one is then started) or use --data-dir"
+        )
+    if "disk is full" in low or "no space" in low:
+        return f"cannot write {path}: the disk is full; free some space and try again"
+    if "locked" in low or "busy" in low:
+        return f"{path} is busy in another icecycle for too long ({text}); try again"
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileNotFoundError):
+        return f"cannot use {path} ({text}); check the path or use --data-dir"
+    return f"cannot use {path} ({text}); check the file and its folder or use --data-dir"
