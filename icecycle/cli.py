@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -146,9 +147,16 @@ class Context:
     ) -> None:
         self.args, self.clock, self.out, self.err = args, clock, out, err
         self.data_dir = resolve_data_dir(getattr(args, "data_dir", None), env)
+        self._store: Store | None = None
 
     def store(self, *, create: bool = False) -> Store | None:
-        return Store.open(self.data_dir, create=create)
+        if self._store is None:
+            self._store = Store.open(self.data_dir, create=create)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
     def say(self, line: str) -> None:
         print(line, file=self.out)
@@ -469,9 +477,11 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version, or a one-line error
         return int(exc.code or 0)
+    ctx: Context | None = None
     try:
         ctx = Context(args, clock or SystemClock(), out, err, os.environ if env is None else env)
         COMMANDS[args.command](ctx)
@@ -494,4 +504,7 @@ def main(
             file=err,
         )
         return 1
+    finally:
+        if ctx is not None:
+            ctx.close()
     return 0

@@ -385,18 +385,19 @@ def sessions(
     acc = Fold(cycle)
     out: list[Session] = []
 
-    def add(seg: _Segment, until: datetime, ended_by: str) -> None:
+    def add(seg: _Segment, until: datetime, ended_by: str | None) -> None:
+        """Sessions of a segment up to `until`; one cut short there ended by `ended_by`
+        (None: it is still under way, and is listed with the schedule ahead instead)."""
         t_end = min(until, cycle.window_end)
         for phase in acc.timeline.phases(seg, seg.start, t_end):
-            if phase.kind != ON:
-                continue
             cut = phase.end > t_end
+            if phase.kind != ON or (cut and ended_by is None):
+                continue
             status: Literal["done", "skipped"] = "skipped" if cut and ended_by == "skip" else "done"
-            end = t_end if cut else phase.end
             out.append(
                 Session(
                     phase.start,
-                    end,
+                    t_end if cut else phase.end,
                     status,
                     phase.start in acc.confirmed,
                     notes.get(phase.start, ""),
@@ -414,9 +415,7 @@ def sessions(
     state = acc.state_at(now)
     if acc.seg is not None:
         t = max(now, acc.last_at) if acc.last_at else now
-        add(acc.seg, t, "")
-        if out and out[-1].end > t:  # the one under way is not done yet
-            out.pop()
+        add(acc.seg, t, None)
     for phase in acc.phases_from(now):
         if phase.kind != ON:
             continue
