@@ -301,6 +301,8 @@ def cmd_action(ctx: Context) -> None:
         cycle, events = current
         acc = fold(cycle, events)
         before = acc.state_at(now)
+        if kind == "off" and before.state == "off" and not before.acknowledged:
+            kind = "ack"  # "I took it off": answers the ice-off alarm
         if before.state not in ALLOWED[kind]:
             raise Refused(text.refusal(kind, before))
         store.append(cycle.id, kind, now)

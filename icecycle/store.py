@@ -291,6 +291,17 @@ class Store:
                 (_ts(sent), result, claim_id),
             )
 
+    def claimed_at(
+        self, cycle_id: int, kind: str, phase_start: datetime, seq: int
+    ) -> datetime | None:
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT claimed FROM notifications "
+                "WHERE cycle_id = ? AND kind = ? AND phase_start = ? AND seq = ?",
+                (cycle_id, kind, _ts(phase_start), seq),
+            ).fetchone()
+        return _dt(row[0]) if row else None
+
     def claims(self, cycle_id: int) -> list[Claim]:
         with self._errors():
             rows = self.conn.execute(

@@ -1,0 +1,258 @@
+"""Notifiers: the desktop one (plyer, isolated in a child process), the terminal bell, a log."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Literal, Protocol
+
+from icecycle.durations import format_clock, format_duration
+
+Urgency = Literal["low", "normal", "critical"]
+DESKTOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str  # on, off, remind, done, test
+    title: str
+    body: str
+    urgency: Urgency = "normal"
+
+
+@dataclass(frozen=True)
+class Result:
+    backend: str
+    ok: bool
+    detail: str = ""
+
+    @property
+    def text(self) -> str:
+        return "sent" if self.ok else f"failed: {self.detail}"
+
+
+class Notifier(Protocol):
+    name: str
+
+    def send(self, notice: Notice) -> Result:
+        """Deliver one notice. Never raises; may block (the runner calls it off the loop)."""
+        ...
+
+
+# -- the words ------------------------------------------------------------------------
+
+
+def _ago(now: datetime, since: datetime) -> str:
+    return format_duration((now - since).total_seconds(), with_seconds=False)
+
+
+def ice_on(now: datetime, start: datetime, end: datetime, late: bool) -> Notice:
+    off_at = format_clock(end, now)
+    if late:
+        return Notice(
+            "on",
+            "Ice on (late notice)",
+            f"This session began {_ago(now, start)} ago, while icecycle was closed or "
+            f"the computer was asleep. If you put the ice on, keep a thin towel "
+            f"under it; take it off at {off_at}.",
+        )
+    return Notice(
+        "on",
+        "Ice on, towel first",
+        f"Time for ice. Put a thin towel between the ice pack and your skin. "
+        f"Take it off at {off_at}.",
+    )
+
+
+def ice_off(now: datetime, start: datetime, next_on: datetime | None, late: bool) -> Notice:
+    after = (
+        f"Rest until {format_clock(next_on, now)}, when the next session begins."
+        if next_on
+        else "That was the last session of this window."
+    )
+    if late:
+        return Notice(
+            "off",
+            "Take the ice off now",
+            f"The rest began {_ago(now, start)} ago, while icecycle was closed or "
+            f"the computer was asleep. {after}",
+            "critical",
+        )
+    return Notice("off", "Take the ice off now", f"This session is over. {after}", "critical")
+
+
+def reminder(now: datetime, ended: datetime) -> Notice:
+    return Notice(
+        "remind",
+        "Is the ice off?",
+        f"The session ended at {format_clock(ended, now)}. Take the ice off now, then "
+        "press a in icecycle or run `icecycle ack`.",
+        "critical",
+    )
+
+
+def window_done(done: int, skipped: int, window: timedelta) -> Notice:
+    hours = round(window.total_seconds() / 3600)
+    span = f"{hours}-hour" if hours >= 1 else format_duration(window.total_seconds())
+    return Notice(
+        "done",
+        "Cold therapy window complete",
+        f"The {span} window is over: {done} sessions done, {skipped} skipped. "
+        "No more ice reminders.",
+    )
+
+
+TEST_NOTICE = Notice(
+    "test", "icecycle test notification", "If you can read this, desktop notifications work."
+)
+
+
+# -- backends -------------------------------------------------------------------------
+
+# Runs in a child process so that plyer can neither block icecycle nor write on its screen.
+# plyer's notify-send path ignores notify-send's exit status, so the child checks it.
+_CHILD = r"""
+import json, subprocess, sys, warnings
+warnings.simplefilter("ignore")
+notice = json.loads(sys.argv[1])
+
+def checked_call(args, **kwargs):
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        sys.exit(lines[-1] if lines else f"{args[0]} exited with {done.returncode}")
+    return 0
+
+subprocess.call = checked_call
+from plyer.utils import platform
+critical = notice["urgency"] == "critical"
+kwargs = dict(title=notice["title"], message=notice["body"], app_name="icecycle",
+              timeout=0 if critical else 60)
+if platform == "linux":  # call the backend itself: plyer's facade drops urgency
+    from plyer.platforms.linux.notification import instance
+    instance()._notify(**kwargs, urgency=notice["urgency"], hints={"urgency": 2 if critical else 1},
+                       expire_time="0" if critical else "60000", app_icon="")
+else:
+    from plyer import notification
+    notification.notify(**kwargs)
+"""
+
+
+class DesktopNotifier:
+    """Desktop notifications through plyer, in a child process with a time limit."""
+
+    name = "desktop"
+
+    def __init__(self, timeout: float = DESKTOP_TIMEOUT_S) -> None:
+        self.timeout = timeout
+
+    def send(self, notice: Notice) -> Result:
+        payload = json.dumps(notice.__dict__)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, payload],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own group: a timeout kills it all
+            )
+        except OSError as exc:
+            return Result(self.name, False, f"could not start the notifier ({exc})")
+        try:
+            _, err = child.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            return Result(
+                self.name,
+                False,
+                f"no answer within {self.timeout:g}s (is the notification daemon hung?)",
+            )
+        if child.returncode != 0:
+            return Result(self.name, False, _why(err))
+        return Result(self.name, True)
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        child.kill()
+    child.communicate()
+
+
+def _why(stderr: str) -> str:
+    """The one line of a failure worth showing, with what to do about it."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    last = lines[-1] if lines else "the notifier failed"
+    low = stderr.lower()
+    if "org.freedesktop.notifications" in low or "serviceunknown" in low:
+        return "no notification daemon on the session bus (start one, e.g. dunst)"
+    if "dbus_session_bus_address" in low or "autolaunch" in low or "session bus" in low:
+        return "no D-Bus session bus (are you in a desktop session?)"
+    if "notify-send" in low and "not found" in low:
+        return "notify-send is missing (install libnotify-bin)"
+    return last[:200]
+
+
+class TerminalNotifier:
+    """The terminal bell and one line of text on a stream (the daemon's stderr, say)."""
+
+    name = "terminal"
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def send(self, notice: Notice) -> Result:
+        try:
+            self.stream.write(f"\a{notice.title}: {notice.body}\n")
+            self.stream.flush()
+        except (OSError, ValueError) as exc:
+            return Result(self.name, False, str(exc))
+        return Result(self.name, True)
+
+
+class LogNotifier:
+    """Hands each notice to a function (a log line, a test's list)."""
+
+    name = "log"
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+
+    def send(self, notice: Notice) -> Result:
+        self.log(f"{notice.title}: {notice.body}")
+        return Result(self.name, True)
+
+
+class FanOut:
+    """Sends to several notifiers; the first one's result is the one reported."""
+
+    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+        self.notifiers = list(notifiers)
+        self.name = self.notifiers[0].name
+
+    def send(self, notice: Notice) -> Result:
+        results = [n.send(notice) for n in self.notifiers]
+        return results[0]
+
+
+def notify_test() -> tuple[bool, str]:
+    """Send one test notification; say which backend and whether it worked."""
+    result = DesktopNotifier().send(TEST_NOTICE)
+    where = "desktop notification via plyer"
+    if sys.platform.startswith("linux"):
+        where += " (notify-send)" if shutil.which("notify-send") else ""
+    if result.ok:
+        return (
+            True,
+            f"Sent a test {where}. If you did not see it, check your notification settings.",
+        )
+    return False, f"Could not send a test {where}: {result.detail}"
