@@ -106,9 +106,10 @@ class Runner:
             return out
         cyc, st = self.cycle, self.acc.state_at(now)
         phase = st.phase
-        if phase is not None and (phase.kind, phase.start) != self._phase_seen:
-            self._record_passed(st, now)
-            self._phase_seen = (phase.kind, phase.start)
+        seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
+        if seen != self._phase_seen and st.state != "paused":
+            self._record_passed(phase.start if phase else now, now)
+            self._phase_seen = seen
         if st.state == "on" and phase:
             late = now - phase.start > LATE_AFTER
             out += self._claim(
@@ -190,14 +191,14 @@ class Runner:
             self._handled.add((self.cycle.id, "off", start, k))
         return self._claim("off", start, due[-1], now, False, lambda: notify.reminder(now, start))
 
-    def _record_passed(self, st: State, now: datetime) -> None:
+    def _record_passed(self, before: datetime, now: datetime) -> None:
         """Sessions that began and ended while no runner was watching: record, never send."""
-        assert self.cycle is not None and self.acc is not None and st.phase is not None
+        assert self.cycle is not None and self.acc is not None
         notes = self.store.session_notes(self.cycle.id)
         rows = sessions(self.cycle, self.events, now, notes)
         passed = 0
         for s in rows:
-            if s.status in ("done", "skipped") and not s.note and s.start < st.phase.start:
+            if s.status in ("done", "skipped") and not s.note and s.start < before:
                 if self.store.claim(self.cycle.id, "on", s.start, 0, now, "passed") is not None:
                     passed += 1
                 self._handled.add((self.cycle.id, "on", s.start, 0))

@@ -1,0 +1,162 @@
+"""A private desktop for tests: its own D-Bus session bus, Xvfb, dunst and dbus-monitor."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TOOLS = ("dbus-daemon", "dbus-monitor", "dbus-send", "Xvfb", "dunst", "notify-send")
+
+# A session bus with no service activation, so "no notification daemon" can really happen
+# (the stock session config would start dunst on demand from its .service file).
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def require_desktop() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if not missing:
+        return
+    reason = f"needs a desktop stack; missing: {', '.join(missing)} (bash .ci/run installs them)"
+    if os.environ.get("ICECYCLE_REQUIRE_DESKTOP") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@dataclass
+class Notify:
+    time: float
+    app: str
+    summary: str
+    body: str
+    urgency: int | None
+
+
+class Desktop:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = os.environ.copy()
+        self.monitor_log = root / "monitor.log"
+
+    def start(self, *, with_daemon: bool = True) -> Desktop:
+        conf = self.root / "bus.conf"
+        sock_dir = self.root / "bus"
+        sock_dir.mkdir()
+        conf.write_text(BUS_CONFIG.format(dir=sock_dir))
+        bus = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs["bus"] = bus
+        assert bus.stdout is not None
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().decode().strip()
+        r, w = os.pipe()
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(w), "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+            pass_fds=(w,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(w)
+        self.procs["xvfb"] = xvfb
+        with os.fdopen(r) as fh:
+            self.env["DISPLAY"] = ":" + fh.readline().strip()
+        if with_daemon:
+            self.start_dunst()
+        monitor = subprocess.Popen(
+            [
+                "dbus-monitor",
+                "--session",
+                "interface='org.freedesktop.Notifications',member='Notify'",
+            ],
+            stdout=self.monitor_log.open("wb"),
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+        )
+        self.procs["monitor"] = monitor
+        time.sleep(0.3)  # dbus-monitor registers as a monitor
+        return self
+
+    def start_dunst(self) -> None:
+        self.procs["dunst"] = subprocess.Popen(
+            ["dunst"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.name_has_owner("org.freedesktop.Notifications"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("dunst did not take the notifications name")
+
+    def name_has_owner(self, name: str) -> bool:
+        out = subprocess.run(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/",
+                "org.freedesktop.DBus.NameHasOwner",
+                f"string:{name}",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        return "boolean true" in out
+
+    def hang_dunst(self) -> None:
+        self.procs["dunst"].send_signal(signal.SIGSTOP)
+
+    def notifications(self) -> list[Notify]:
+        """Every Notify call seen on the bus, from dbus-monitor's log."""
+        text = self.monitor_log.read_text(errors="replace")
+        out = []
+        for block in re.split(r"\n(?=method call |signal |method return |error )", text):
+            if not block.startswith("method call") or "member=Notify" not in block:
+                continue
+            stamp = float(re.search(r"time=([0-9.]+)", block).group(1))
+            strings = re.findall(r'^\s+string "(.*)"$', block, re.M)
+            urgency = re.search(r'string "urgency"\s+variant\s+byte (\d+)', block)
+            out.append(
+                Notify(
+                    stamp,
+                    strings[0],
+                    strings[2],
+                    strings[3],
+                    int(urgency.group(1)) if urgency else None,
+                )
+            )
+        return out
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

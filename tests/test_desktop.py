@@ -1,0 +1,192 @@
+"""End to end on a real desktop stack: `icecycle daemon` notifying through dunst on D-Bus."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from .desktop import Desktop, require_desktop
+
+pytestmark = pytest.mark.desktop
+
+
+@pytest.fixture
+def desktop(tmp_path: Path):
+    require_desktop()
+    d = Desktop(tmp_path)
+    yield d
+    d.stop()
+
+
+def env_for(desktop: Desktop, data_dir: Path) -> dict[str, str]:
+    return {**desktop.env, "ICECYCLE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+
+
+def icecycle(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "icecycle", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "icecycle", "daemon"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+
+
+def wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.1)
+
+
+def boundaries(env: dict[str, str]) -> list[float]:
+    """The phase changes of the running cycle, as epoch seconds (from the stored start)."""
+    doc = json.loads(icecycle(env, "status", "--json").stdout)
+    start = datetime.fromisoformat(doc["phase"]["started"]).timestamp()
+    on, off, end = doc["settings"]["on_s"], doc["settings"]["off_s"], doc["window"]["end"]
+    end_t = datetime.fromisoformat(end).timestamp()
+    times, t, kind = [], start, "on"
+    while t < end_t:
+        times.append(t)
+        t += on if kind == "on" else off
+        kind = "off" if kind == "on" else "on"
+    return [*times, end_t]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=15)
+
+
+def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_path: Path) -> None:
+    desktop.start()
+    env = env_for(desktop, tmp_path / "data")
+    d = daemon(env, tmp_path / "daemon.log")
+    time.sleep(1.5)  # idle, waiting for a cycle
+    assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "12s").returncode == 0
+    # start rounds to the stored instant; read the schedule from the store
+    expected = boundaries(env)
+    wait_for(lambda: len(desktop.notifications()) >= 6, 20)
+    time.sleep(1)
+    assert stop(d) == 0
+    seen = desktop.notifications()
+    assert [n.summary for n in seen] == [
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Ice on, towel first",
+        "Cold therapy window complete",
+    ]
+    assert all(n.app == "icecycle" for n in seen)
+    assert all(
+        "thin towel between the ice pack and your skin" in n.body
+        for n in seen
+        if n.summary.startswith("Ice on")
+    )
+    assert [n.urgency for n in seen] == [1, 2, 1, 2, 1, 1]  # ice off is critical
+    lags = [n.time - b for n, b in zip(seen, expected, strict=True)]
+    assert all(-0.2 < lag <= 1.5 for lag in lags), lags
+    (tmp_path / "lags.json").write_text(json.dumps(lags))
+    log = (tmp_path / "daemon.log").read_text()
+    assert "no cycle yet" in log and log.rstrip().endswith("stopped")
+    assert log.count("Take the ice off now: sent") == 2
+    claims = json.loads(icecycle(env, "history", "--json").stdout)["cycles"][0]["sessions"]
+    assert [s["note"] for s in claims] == ["sent", "sent", "sent"]
+    print("notification lags (s):", ", ".join(f"{x:.3f}" for x in lags))
+
+
+def test_two_daemons_send_each_notification_once(desktop: Desktop, tmp_path: Path) -> None:
+    desktop.start()
+    env = env_for(desktop, tmp_path / "data")
+    assert icecycle(env, "start", "--on", "2s", "--off", "2s", "--window", "7s").returncode == 0
+    a, b = daemon(env, tmp_path / "a.log"), daemon(env, tmp_path / "b.log")
+    wait_for(lambda: any("complete" in n.summary for n in desktop.notifications()), 20)
+    time.sleep(1.5)
+    assert stop(a) == 0 and stop(b) == 0
+    summaries = [n.summary for n in desktop.notifications()]
+    assert summaries == [
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Cold therapy window complete",
+    ]
+
+
+@pytest.mark.parametrize("fault", ["absent", "hung"])
+def test_a_missing_or_hung_notification_daemon_does_not_stop_the_schedule(
+    desktop: Desktop, tmp_path: Path, fault: str
+) -> None:
+    desktop.start(with_daemon=fault == "hung")
+    if fault == "hung":
+        desktop.hang_dunst()
+    env = env_for(desktop, tmp_path / "data")
+    d = daemon(env, tmp_path / "daemon.log")
+    time.sleep(1)
+    assert icecycle(env, "start", "--on", "2s", "--off", "2s", "--window", "20s").returncode == 0
+    expected = boundaries(env)
+    time.sleep(7.5)  # three boundaries pass (and the hung sends time out after 5 s)
+    assert stop(d) == 0
+    db = tmp_path / "data" / "icecycle.sqlite3"
+    import sqlite3
+
+    rows = (
+        sqlite3.connect(db)
+        .execute("SELECT kind, claimed, result FROM notifications ORDER BY id")
+        .fetchall()
+    )
+    assert [r[0] for r in rows][:4] == ["on", "off", "on", "off"]
+    for (_, claimed, _result), b in zip(rows[:4], expected, strict=False):
+        assert datetime.fromisoformat(claimed).timestamp() - b < 1.5  # claimed on time
+    want = (
+        "no notification daemon on the session bus" if fault == "absent" else "no answer within 5s"
+    )
+    assert want in rows[0][2]
+    log = (tmp_path / "daemon.log").read_text()
+    assert log.count("notification failed") == 1, log  # reported once, not at every boundary
+    assert "Traceback" not in log
+
+
+def test_notify_test_says_whether_it_worked(desktop: Desktop, tmp_path: Path) -> None:
+    desktop.start(with_daemon=False)
+    env = env_for(desktop, tmp_path / "data")
+    r = icecycle(env, "notify-test")
+    assert r.returncode == 1
+    assert "no notification daemon on the session bus (start one, e.g. dunst)" in r.stdout
+    assert r.stderr.strip() == "icecycle: error: the test notification did not arrive; see above"
+    desktop.start_dunst()
+    r = icecycle(env, "notify-test")
+    assert r.returncode == 0 and "Sent a test desktop notification via plyer" in r.stdout
+    assert [n.summary for n in desktop.notifications()][-1] == "icecycle test notification"
+
+
+def test_daemon_without_a_session_bus_keeps_running(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ICECYCLE_DATA_DIR": str(tmp_path / "data"),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/nobus",
+    }
+    env.pop("DISPLAY", None)
+    assert icecycle(env, "start", "--on", "1s", "--off", "1s", "--window", "5s").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    time.sleep(3)
+    assert stop(d) == 0
+    log = (tmp_path / "daemon.log").read_text()
+    assert log.count("notification failed") == 1 and "Traceback" not in log
