@@ -46,20 +46,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"icecycle: error: {message} (see icecycle --help)\n")
 
 
-def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
+def parse_setting(name: str, value: str) -> int:
+    """Seconds for --on, --off or --window, within their limits; InputError otherwise."""
     low, high = LIMITS[name]
+    seconds = parse_duration(value, "h" if name == "window" else "m")
+    if not low <= seconds <= high:
+        raise InputError(
+            f"'{value}' is out of range; --{name} takes {format_span(low)} to {format_span(high)}"
+        )
+    return seconds
 
+
+def parse_since(value: str, now: datetime, window_s: int) -> datetime:
+    """When the spasm began: not in the future, and not so long ago the window is over."""
+    since = parse_when(value, now)
+    if since > now + timedelta(seconds=1):
+        raise InputError(f"'{value}' is in the future; give when the spasm began, e.g. 3h ago")
+    if since + timedelta(seconds=window_s) <= now:
+        raise InputError(
+            f"'{value}' is more than {format_span(window_s)} ago, so the window would already "
+            "be over; give a later time or a longer --window"
+        )
+    return min(since, now)
+
+
+def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
-            seconds = parse_duration(value, bare_unit)
+            return parse_setting(name, value)
         except InputError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-        if not low <= seconds <= high:
-            raise argparse.ArgumentTypeError(
-                f"'{value}' is out of range; --{name} takes "
-                f"{format_span(low)} to {format_span(high)}"
-            )
-        return seconds
 
     parse.__name__ = name  # argparse names the type in some messages
     return parse
@@ -179,6 +195,46 @@ def _idle(now: datetime) -> State:
 # -- commands -------------------------------------------------------------------------
 
 
+def start_cycle(
+    store: Store, since: datetime, settings: Settings, now: datetime, force: bool = False
+) -> Cycle:
+    """Begin a cycle, stopping a finished one (or, with force, a running one) first."""
+    with store.transaction():
+        current = store.current()
+        if current:
+            st = fold(*current).state_at(now)
+            if st.state != "done" and not force:
+                raise Refused(
+                    f"a cycle is already running ({text.describe(st)}); "
+                    "`icecycle start --force` stops it and starts anew"
+                )
+            store.append(current[0].id, "stop", now)
+        return store.new_cycle(since, settings, now)
+
+
+def act(store: Store | None, kind: str, now: datetime) -> tuple[State, State, Fold]:
+    """Check an action against the state now and append it, in one transaction.
+
+    Returns the state before and after, and the fold; raises Refused if it does not apply.
+    """
+    if store is None:
+        raise Refused(text.refusal(kind, _idle(now)))
+    with store.transaction():
+        current = store.current()
+        if current is None:
+            raise Refused(text.refusal(kind, _idle(now)))
+        cycle, events = current
+        acc = fold(cycle, events)
+        before = acc.state_at(now)
+        if kind == "off" and before.state == "off" and not before.acknowledged:
+            kind = "ack"  # "I took it off": answers the ice-off alarm
+        if before.state not in ALLOWED[kind]:
+            raise Refused(text.refusal(kind, before))
+        store.append(cycle.id, kind, now)
+    acc.apply(Event(kind, now))
+    return before, acc.state_at(now), acc
+
+
 def cmd_start(ctx: Context) -> None:
     args, now = ctx.args, ctx.clock.now()
     defaults = Settings()
@@ -188,23 +244,9 @@ def cmd_start(ctx: Context) -> None:
         args.window if args.window is not None else defaults.window_s,
     )
     try:
-        since = parse_when(args.since, now)
+        since = parse_since(args.since, now, settings.window_s)
     except InputError as exc:
         raise Refused(f"argument --since: {exc}", 2) from None
-    if since > now + timedelta(seconds=1):
-        raise Refused(
-            f"argument --since: '{args.since}' is in the future; "
-            "give when the spasm began, e.g. 3h ago",
-            2,
-        )
-    since = min(since, now)
-    window = format_span(settings.window_s)
-    if since + settings.window <= now:
-        raise Refused(
-            f"argument --since: '{args.since}' is more than {window} ago, so the "
-            "window would already be over; give a later time or a longer --window",
-            2,
-        )
     if settings.on_s > ICE_WARN_S:
         ctx.warn(
             f"{format_span(settings.on_s)} of ice at a time is longer than the "
@@ -212,17 +254,7 @@ def cmd_start(ctx: Context) -> None:
         )
     store = ctx.store(create=True)
     assert store is not None
-    with store.transaction():
-        current = store.current()
-        if current:
-            st = fold(*current).state_at(now)
-            if st.state != "done" and not args.force:
-                raise Refused(
-                    f"a cycle is already running ({text.describe(st)}); "
-                    "`icecycle start --force` stops it and starts anew"
-                )
-            store.append(current[0].id, "stop", now)
-        cycle = store.new_cycle(since, settings, now)
+    cycle = start_cycle(store, since, settings, now, ctx.args.force)
     st = fold(cycle, store.events(cycle.id)).state_at(now)
     ctx.say(
         f"Started: ice on now, off at {format_clock(st.next_change or now, now)} "
@@ -289,36 +321,23 @@ def status_json(st: State) -> dict[str, Any]:
 
 
 def cmd_action(ctx: Context) -> None:
-    """on, off, skip, pause, resume, stop, ack: check, append, confirm, in one transaction."""
-    kind, now = ctx.args.command, ctx.clock.now()
-    store = ctx.store()
-    if store is None:
-        raise Refused(text.refusal(kind, _idle(now)))
-    with store.transaction():
-        current = store.current()
-        if current is None:
-            raise Refused(text.refusal(kind, _idle(now)))
-        cycle, events = current
-        acc = fold(cycle, events)
-        before = acc.state_at(now)
-        if kind == "off" and before.state == "off" and not before.acknowledged:
-            kind = "ack"  # "I took it off": answers the ice-off alarm
-        if before.state not in ALLOWED[kind]:
-            raise Refused(text.refusal(kind, before))
-        store.append(cycle.id, kind, now)
-    acc.apply(Event(kind, now))
-    after = acc.state_at(now)
-    if kind == "on" and before.rest_owed.total_seconds() >= 60:
-        rested = cycle.settings.off - before.rest_owed
+    """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
+    now = ctx.clock.now()
+    before, after, acc = act(ctx.store(), ctx.args.command, now)
+    if after.state == "on" and before.state != "on" and before.rest_owed.total_seconds() >= 60:
+        rested = acc.cycle.settings.off - before.rest_owed
         ctx.warn(
             f"the ice came off only {format_duration(rested.total_seconds())} ago; "
-            f"the plan rests {format_span(cycle.settings.off_s)} between sessions"
+            f"the plan rests {format_span(acc.cycle.settings.off_s)} between sessions"
         )
-    ctx.say(confirmation(kind, before, after, acc))
+    ctx.say(confirmation(ctx.args.command, before, after, acc))
 
 
 def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
+    """One short line saying what the action changed."""
     now = after.now
+    if kind == "off" and before.state == "off":
+        kind = "ack"  # as `act` did
     upcoming = next(
         (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
     )

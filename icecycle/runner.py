@@ -271,18 +271,24 @@ class Runner:
 
     # -- the scheduler and the tick ------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start on the running loop: APScheduler for boundaries, a 1 s tick for the rest."""
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    async def start(self, *, use_scheduler: bool = True, own_tick: bool = True) -> None:
+        """Start on the running loop: APScheduler for boundaries, a 1 s tick for the rest.
 
-        self._scheduler = AsyncIOScheduler(
-            event_loop=asyncio.get_running_loop(),
-            timezone=UTC,
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-        )
-        self._scheduler.start()
+        A host with its own 1 s timer (the TUI) passes own_tick=False and calls `tick()`.
+        Tests with a fake clock pass use_scheduler=False: its jobs run on the real clock.
+        """
+        if use_scheduler:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self._scheduler = AsyncIOScheduler(
+                event_loop=asyncio.get_running_loop(),
+                timezone=UTC,
+                job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            )
+            self._scheduler.start()
         self._dispatch()
-        self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
+        if own_tick:
+            self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
 
     def _arm(self) -> None:
         if self._scheduler is None:
@@ -304,22 +310,25 @@ class Runner:
         self._dispatch()
 
     async def _tick_loop(self) -> None:
-        """Once a second: APScheduler waits on a monotonic clock that stops during suspend,
-        so wake it, and look at the wall clock and the store ourselves."""
         while True:
             await asyncio.sleep(self.tick_s)
-            if self._scheduler is not None:
-                self._scheduler.wakeup()
-            try:
-                moved = self.changed()
-            except StoreError as exc:
-                self.report(Report("error", str(exc)))
-                continue
-            if moved:
-                self.report(Report("changed", "the cycle changed elsewhere"))
-                self._dispatch(force_reload=True)
-            elif self.armed is not None and self.clock.now() >= self.armed:
-                self._dispatch()
+            self.tick()
+
+    def tick(self) -> None:
+        """Once a second: APScheduler waits on a monotonic clock that stops during suspend,
+        so wake it, and look at the wall clock and the store ourselves."""
+        if self._scheduler is not None:
+            self._scheduler.wakeup()
+        try:
+            moved = self.changed()
+        except StoreError as exc:
+            self.report(Report("error", str(exc)))
+            return
+        if moved:
+            self.report(Report("changed", "the cycle changed elsewhere"))
+            self._dispatch(force_reload=True)
+        elif self.armed is not None and self.clock.now() >= self.armed:
+            self._dispatch()
 
     async def stop(self) -> None:
         if self._tick_task is not None:

@@ -1,0 +1,48 @@
+"""The towel modal at the start of every ice session."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+from icecycle.durations import format_clock
+
+
+class TowelScreen(ModalScreen[str]):
+    """Answers: "ack" (ice is on), "skip", or "dismiss"."""
+
+    BINDINGS = [
+        Binding("escape", "answer('dismiss')", "Dismiss"),
+        Binding("a", "answer('ack')", "Ice is on"),
+        Binding("s", "answer('skip')", "Skip"),
+    ]
+
+    def __init__(self, ends_at: str) -> None:
+        super().__init__()
+        self.ends_at = ends_at
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="towel"):
+            yield Label("Thin towel between the ice and your skin", id="towel-title")
+            yield Label(
+                "Time for a session. Wrap the ice pack in a thin towel, never straight on "
+                f"the skin. It comes off at {self.ends_at}.",
+                id="towel-body",
+            )
+            with Horizontal(id="towel-buttons"):
+                yield Button("Ice is on", id="ack", variant="primary")
+                yield Button("Skip this session", id="skip")
+                yield Button("Dismiss", id="dismiss")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "dismiss")
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+
+def towel_for(end, now) -> TowelScreen:  # type: ignore[no-untyped-def]
+    return TowelScreen(format_clock(end, now))

@@ -1,0 +1,1 @@
+"""Dashboard widgets, each updated from a computed State."""

@@ -1,0 +1,77 @@
+"""The phase panel: the words, a big countdown, a progress bar, and the towel line."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Digits, Label, ProgressBar
+
+from icecycle import text
+from icecycle.cycle import State
+from icecycle.durations import format_clock
+
+HEADLINES = {
+    "on": "ICE ON",
+    "off": "REST · ice off",
+    "paused": "PAUSED",
+    "done": "DONE",
+    "idle": "NO CYCLE",
+}
+STATES = ("-on", "-off", "-paused", "-done", "-idle", "-urgent")
+
+
+def countdown(seconds: float) -> str:
+    total = max(0, int(-(-seconds // 1)))  # round up: 0:00 only at the very end
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+class PhasePanel(Vertical):
+    """Shows the phase in words and numbers; its state is a CSS class (-on, -off, ...)."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="headline")
+        with Horizontal(id="clock-row"):
+            yield Digits("--:--", id="countdown")
+            yield Label("", id="until")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="phase-bar")
+        yield Label("", id="phase-hint")
+
+    def show(self, st: State, urgent: bool) -> None:
+        for cls in STATES:
+            self.set_class(cls == f"-{st.state}", cls)
+        self.set_class(urgent, "-urgent")
+        headline = HEADLINES[st.state]
+        if urgent:
+            headline = "TAKE THE ICE OFF NOW"
+        self.query_one("#headline", Label).update(headline)
+        digits = self.query_one("#countdown", Digits)
+        bar = self.query_one("#phase-bar", ProgressBar)
+        until = self.query_one("#until", Label)
+        hint = self.query_one("#phase-hint", Label)
+        if st.phase is None:
+            digits.update("--:--")
+            bar.update(total=1, progress=1 if st.state == "done" else 0)
+            until.update("")
+            hint.update(_idle_hint(st))
+            return
+        digits.update(countdown(st.phase_remaining.total_seconds()))
+        length = st.phase.length.total_seconds() or 1
+        bar.update(total=length, progress=length - st.phase_remaining.total_seconds())
+        ends = format_clock(st.phase.end, st.now)
+        last = st.cycle is not None and st.phase.end >= st.cycle.window_end
+        if st.state == "on":
+            until.update(f"left\nice off at {ends}")
+            hint.update(text.TOWEL)
+        else:
+            until.update(f"left\n{'window ends' if last else 'ice on at'} {ends}")
+            hint.update("Press a once the ice is off." if urgent else "Rest. No ice now.")
+
+
+def _idle_hint(st: State) -> str:
+    if st.state == "paused":
+        return "No reminders while paused. Press p to resume; the window keeps running."
+    if st.state == "done":
+        return "The window is over. Well done. Press q to leave."
+    return "No cycle is running."

@@ -1,0 +1,30 @@
+"""What comes next: the next few phases with their clock times."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from icecycle.cycle import Fold, State
+from icecycle.durations import format_clock
+
+ROWS = 4
+
+
+class Upcoming(Static):
+    def show(self, st: State, acc: Fold | None) -> None:
+        if acc is None or st.state in ("done", "idle"):
+            self.update("Nothing more in this window.")
+            return
+        phases = acc.phases_from(st.now, ROWS + 1)
+        if st.phase is not None:
+            phases = phases[1:]  # the current one is shown above
+        lines = []
+        for p in phases[:ROWS]:
+            what = "ice on" if p.kind == "on" else "rest"
+            lines.append(f"{format_clock(p.start, st.now):<16}  {what}")
+        if st.state == "paused" and lines:
+            lines.insert(0, "if resumed now:")
+        end = format_clock(st.cycle.window_end, st.now) if st.cycle else ""
+        if len(phases) < ROWS and end:
+            lines.append(f"{end:<16}  window ends")
+        self.update("\n".join(lines[: ROWS + 1]) or "Nothing more in this window.")
