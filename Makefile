@@ -31,9 +31,14 @@ check: lint types test
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# Re-record the TUI snapshots after a deliberate change of the screens.
+# Re-record the TUI snapshots after a deliberate change of the screens, and refresh the
+# README's screenshots from them.
+SNAPS := tests/__snapshots__/test_tui_snapshots
 snapshots: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_tui_snapshots.py --snapshot-update
+	cp $(SNAPS)/test_ice_on.svg docs/screenshots/ice-on.svg
+	cp $(SNAPS)/test_rest_alarm.svg docs/screenshots/rest-alarm.svg
+	cp $(SNAPS)/test_towel_modal.svg docs/screenshots/towel.svg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Pilot tests of the dashboard: keys, the towel modal, the alarm, the start screen, live updates."""
+"""Pilot tests of the dashboard: keys, towel modal, alarm, start screen, live updates."""
 
 from __future__ import annotations
 

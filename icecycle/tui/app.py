@@ -43,9 +43,9 @@ class IceCycleApp(App[None]):
     TITLE = "icecycle"
     BINDINGS = [
         Binding("space", "toggle_ice", "Ice on/off"),
-        Binding("a", "ack", "Acknowledge"),
+        Binding("a", "ack", "Ack"),
         Binding("s", "skip", "Skip"),
-        Binding("p", "pause_resume", "Pause/resume"),
+        Binding("p", "pause_resume", "Pause"),
         Binding("h", "history", "History"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_calmly", "Quit"),
@@ -83,7 +83,7 @@ class IceCycleApp(App[None]):
                 yield Upcoming(id="upcoming")
         yield Label("", id="notice")
         yield Label(self.desktop_line, id="desktop")
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         self._last_known_result()
