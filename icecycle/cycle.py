@@ -161,7 +161,11 @@ class _Timeline:
     def __init__(self, settings: Settings, window_end: datetime) -> None:
         self.settings = settings
         self.window_end = window_end
-        self.period = settings.on + settings.off
+        self.on, self.off = settings.on, settings.off  # built once: the fold is hot
+        self.period = self.on + self.off
+
+    def length(self, kind: PhaseKind) -> timedelta:
+        return self.on if kind == ON else self.off
 
     def phase_at(self, seg: _Segment, t: datetime) -> Phase:
         offset = max(t - seg.start, timedelta(0))
@@ -174,11 +178,11 @@ class _Timeline:
             n = rest // self.period
             base = seg.start + seg.first_len + n * self.period
             into = rest - n * self.period
-            if into < self.settings.length(other):
-                start, kind, length = base, other, self.settings.length(other)
+            if into < self.length(other):
+                start, kind, length = base, other, self.length(other)
             else:
-                start = base + self.settings.length(other)
-                kind, length = seg.first, self.settings.length(seg.first)
+                start = base + self.length(other)
+                kind, length = seg.first, self.length(seg.first)
             by_person = False
         return Phase(kind, start, min(start + length, self.window_end), by_person)
 
@@ -190,7 +194,7 @@ class _Timeline:
         count = 0
         if seg.first == ON:
             count += a <= seg.start < b
-            first_auto = seg.start + seg.first_len + self.settings.off
+            first_auto = seg.start + seg.first_len + self.off
         else:
             first_auto = seg.start + seg.first_len
         count += max(0, _ceil_div(b - first_auto, self.period)) - max(
@@ -203,11 +207,9 @@ class _Timeline:
         phase = self.phase_at(seg, t)
         while phase.start < min(until, self.window_end):
             yield phase
-            nxt = phase.start + (
-                seg.first_len if phase.by_person else self.settings.length(phase.kind)
-            )
+            nxt = phase.start + (seg.first_len if phase.by_person else self.length(phase.kind))
             kind = _flip(phase.kind)
-            phase = Phase(kind, nxt, min(nxt + self.settings.length(kind), self.window_end))
+            phase = Phase(kind, nxt, min(nxt + self.length(kind), self.window_end))
 
 
 @dataclass
@@ -232,11 +234,16 @@ class Fold:
     # -- reading -----------------------------------------------------------------------
 
     def kind_at(self, t: datetime) -> StateName:
-        if self.stopped_at is not None or t >= self.cycle.window_end:
-            return "done"
+        return self._at(t)[0]
+
+    def _at(self, t: datetime) -> tuple[StateName, Phase | None]:
+        """The state's name at t, and the running phase (computed once, reused)."""
+        if self.stopped_at is not None or t >= self.timeline.window_end:
+            return "done", None
         if self.seg is None:
-            return "paused" if self.paused_at is not None else IDLE_STATE_KIND
-        return self.timeline.phase_at(self.seg, t).kind
+            return ("paused" if self.paused_at is not None else IDLE_STATE_KIND), None
+        phase = self.timeline.phase_at(self.seg, t)
+        return phase.kind, phase
 
     def state_at(self, now: datetime) -> State:
         """The state at `now`, by arithmetic from the last anchor."""
@@ -295,11 +302,11 @@ class Fold:
                 break
         return out
 
-    def _ice_came_off(self, t: datetime) -> datetime | None:
+    def _ice_came_off(self, t: datetime, phase: Phase | None = None) -> datetime | None:
         """When the ice last came off, as of t (t itself if ice is on at t)."""
         if self.seg is None:
             return self.last_off
-        phase = self.timeline.phase_at(self.seg, t)
+        phase = phase or self.timeline.phase_at(self.seg, t)
         if phase.kind == ON:
             return t
         return self.last_off if phase.by_person else phase.start
@@ -322,7 +329,7 @@ class Fold:
         # Events are stored in order; a clock that stepped back must not reorder the past.
         t = max(event.at, self.last_at) if self.last_at else event.at
         self.last_at = t
-        kind, now = event.kind, self.kind_at(t)
+        kind, (now, phase) = event.kind, self._at(t)
         if kind == "started":
             self.seg = _Segment(t, ON, self.cycle.settings.on)
             return
@@ -330,40 +337,40 @@ class Fold:
             self.ignored += kind in ALLOWED
             return
         if kind == "ack":
-            assert self.seg is not None
-            phase = self.timeline.phase_at(self.seg, t)
+            assert phase is not None
             (self.confirmed if phase.kind == ON else self.acknowledged).add(phase.start)
             return
         if kind == "resume":
             self.paused_at = None
             self.seg = self._resumed(t)
             return
-        self._close(t, skipped=kind == "skip")
+        self._close(t, phase, skipped=kind == "skip")
         if kind == "on":
             self.paused_at = None
-            self.seg = _Segment(t, ON, self.cycle.settings.on)
+            self.seg = _Segment(t, ON, self.timeline.on)
             self.confirmed.add(t)
         elif kind in ("off", "skip"):
-            self.seg = _Segment(t, OFF, self.cycle.settings.off)
+            self.seg = _Segment(t, OFF, self.timeline.off)
             self.acknowledged.add(t)
         elif kind == "pause":
             self.paused_at, self.seg = t, None
         elif kind == "stop":
             self.stopped_at, self.seg = t, None
 
-    def _close(self, t: datetime, *, skipped: bool) -> None:
-        """End the running segment at t; an ice session in progress ends with it."""
+    def _close(self, t: datetime, phase: Phase | None, *, skipped: bool) -> None:
+        """End the running segment at t; an ice session in progress ends with it.
+
+        `phase` is the phase at t, or None past the window end (a late `stop`)."""
         if self.seg is None:
             return
-        seg, tl = self.seg, self.timeline
-        came_off = self._ice_came_off(t)
-        sessions = tl.on_starts(seg, seg.start, t)  # a session starting at t never began
-        phase = tl.phase_at(seg, t)
-        if skipped and phase.kind == ON and phase.start < t:
-            self.skipped += 1
-            sessions -= 1
+        seg = self.seg
+        sessions = self.timeline.on_starts(seg, seg.start, t)  # one starting at t never began
+        if phase is not None:
+            if skipped and phase.kind == ON and phase.start < t:
+                self.skipped += 1
+                sessions -= 1
+            self.last_off = self._ice_came_off(t, phase)
         self.done += sessions
-        self.last_off = came_off
 
 
 def fold(cycle: Cycle, events: Iterable[Event]) -> Fold:

@@ -9,6 +9,7 @@ from textual.widgets import Digits, Label, ProgressBar
 from icecycle import text
 from icecycle.cycle import State
 from icecycle.durations import format_clock
+from icecycle.tui.widgets.changes import OnlyChanges, steps
 
 HEADLINES = {
     "on": "ICE ON",
@@ -27,7 +28,7 @@ def countdown(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-class PhasePanel(Vertical):
+class PhasePanel(OnlyChanges, Vertical):
     """Shows the phase in words and numbers; its state is a CSS class (-on, -off, ...)."""
 
     def compose(self) -> ComposeResult:
@@ -45,28 +46,27 @@ class PhasePanel(Vertical):
         headline = HEADLINES[st.state]
         if urgent:
             headline = "TAKE THE ICE OFF NOW"
-        self.query_one("#headline", Label).update(headline)
-        digits = self.query_one("#countdown", Digits)
-        bar = self.query_one("#phase-bar", ProgressBar)
-        until = self.query_one("#until", Label)
-        hint = self.query_one("#phase-hint", Label)
+        self.put("#headline", headline)
         if st.phase is None:
-            digits.update("--:--")
-            bar.update(total=1, progress=1 if st.state == "done" else 0)
-            until.update("")
-            hint.update(_idle_hint(st))
+            self.put("#countdown", "--:--")
+            self.put("#phase-bar", steps(st.state == "done", 1))
+            self.put("#until", "")
+            self.put("#phase-hint", _idle_hint(st))
             return
-        digits.update(countdown(st.phase_remaining.total_seconds()))
-        length = st.phase.length.total_seconds() or 1
-        bar.update(total=length, progress=length - st.phase_remaining.total_seconds())
+        remaining = st.phase_remaining.total_seconds()
+        self.put("#countdown", countdown(remaining))
+        length = st.phase.length.total_seconds()
+        self.put("#phase-bar", steps(length - remaining, length))
         ends = format_clock(st.phase.end, st.now)
         last = st.cycle is not None and st.phase.end >= st.cycle.window_end
         if st.state == "on":
-            until.update(f"left\nice off at {ends}")
-            hint.update(text.TOWEL)
+            self.put("#until", f"left\nice off at {ends}")
+            self.put("#phase-hint", text.TOWEL)
         else:
-            until.update(f"left\n{'window ends' if last else 'ice on at'} {ends}")
-            hint.update("Press a once the ice is off." if urgent else "Rest. No ice now.")
+            self.put("#until", f"left\n{'window ends' if last else 'ice on at'} {ends}")
+            self.put(
+                "#phase-hint", "Press a once the ice is off." if urgent else "Rest. No ice now."
+            )
 
 
 def _idle_hint(st: State) -> str:

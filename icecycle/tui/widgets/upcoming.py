@@ -11,7 +11,14 @@ ROWS = 4
 
 
 class Upcoming(Static):
+    _key: object = None
+
     def show(self, st: State, acc: Fold | None) -> None:
+        # The list changes only with the phase (or the date, for its day names).
+        key = (st.state, st.phase.start if st.phase else None, st.now.astimezone().date(), acc)
+        if key == self._key:
+            return
+        self._key = key
         if acc is None or st.state in ("done", "idle"):
             self.update("Nothing more in this window.")
             return

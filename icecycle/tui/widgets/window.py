@@ -8,9 +8,10 @@ from textual.widgets import Label, ProgressBar
 
 from icecycle.cycle import State
 from icecycle.durations import format_clock, format_duration
+from icecycle.tui.widgets.changes import OnlyChanges, steps
 
 
-class WindowPanel(Vertical):
+class WindowPanel(OnlyChanges, Vertical):
     def compose(self) -> ComposeResult:
         yield Label("", id="window-left")
         yield Label("", id="window-end")
@@ -21,16 +22,12 @@ class WindowPanel(Vertical):
         if st.cycle is None:
             return
         left = st.window_remaining.total_seconds()
-        self.query_one("#window-left", Label).update(
-            f"{format_duration(left, with_seconds=False)} left" if left > 0 else "Window over"
+        self.put(
+            "#window-left",
+            f"{format_duration(left, with_seconds=False)} left" if left > 0 else "Window over",
         )
-        self.query_one("#window-end", Label).update(
-            f"ends {format_clock(st.cycle.window_end, st.now)}"
+        self.put("#window-end", f"ends {format_clock(st.cycle.window_end, st.now)}")
+        self.put(
+            "#window-bar", steps(st.window_elapsed.total_seconds(), st.cycle.settings.window_s)
         )
-        total = st.cycle.settings.window_s
-        self.query_one("#window-bar", ProgressBar).update(
-            total=total, progress=st.window_elapsed.total_seconds()
-        )
-        self.query_one("#sessions", Label).update(
-            f"{st.done} done · {st.skipped} skipped · {st.left} left"
-        )
+        self.put("#sessions", f"{st.done} done · {st.skipped} skipped · {st.left} left")

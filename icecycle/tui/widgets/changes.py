@@ -1,0 +1,32 @@
+"""Update a widget only when what it shows has changed: the 1 s tick redraws no more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widget import Widget
+from textual.widgets import Digits, Label, ProgressBar
+
+
+class OnlyChanges:
+    """Mixin for containers: remembers what each child shows and skips equal updates."""
+
+    _shown: dict[str, Any]
+
+    def put(self, selector: str, value: Any) -> None:
+        shown = self.__dict__.setdefault("_shown", {})
+        if shown.get(selector) == value:
+            return
+        shown[selector] = value
+        widget: Widget = self.query_one(selector)  # type: ignore[attr-defined]
+        if isinstance(widget, ProgressBar):
+            total, progress = value
+            widget.update(total=total, progress=progress)
+        elif isinstance(widget, Digits | Label):
+            widget.update(value)
+
+
+def steps(progress: float, total: float, resolution: int = 400) -> tuple[float, float]:
+    """A progress bar's value rounded to what a terminal can show, so most ticks change nothing."""
+    total = total or 1
+    return float(resolution), float(round(min(max(progress / total, 0), 1) * resolution))
