@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from icecycle import __version__, text
 from icecycle.clock import Clock, SystemClock
@@ -22,6 +21,9 @@ from icecycle.durations import (
     parse_when,
 )
 from icecycle.store import Store, StoreError, resolve_data_dir
+
+if TYPE_CHECKING:
+    import argparse
 
 LIMITS = {  # (shortest, longest) in seconds; the short ends are for trying it out
     "on": (1, 2 * 3600),
@@ -39,11 +41,16 @@ class Refused(Exception):
         self.code = code
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with refusals on one line instead of the usage block."""
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"icecycle: error: {message} (see icecycle --help)\n")
+    class _Parser(argparse.ArgumentParser):
+        """argparse, with refusals on one line instead of the usage block."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(2, f"icecycle: error: {message} (see icecycle --help)\n")
+
+    return _Parser
 
 
 def parse_setting(name: str, value: str) -> int:
@@ -75,6 +82,8 @@ def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
         try:
             return parse_setting(name, value)
         except InputError as exc:
+            import argparse
+
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = name  # argparse names the type in some messages
@@ -82,6 +91,9 @@ def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    _Parser = _parser_class()
     data_dir = _Parser(add_help=False)
     data_dir.add_argument(
         "--data-dir",
@@ -487,6 +499,21 @@ COMMANDS: dict[str | None, Callable[[Context], None]] = {
 }
 
 
+class _Args:
+    """The parsed form of the plainest `status` calls (see _fast_args)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+def _fast_args(argv: list[str]) -> Any:
+    """`status` and `status --json` are what prompts and status bars call every few seconds:
+    answer them without building the argparse parser."""
+    if argv and argv[0] == "status" and argv[1:] in ([], ["--json"]):
+        return _Args(command="status", json=argv[1:] == ["--json"])
+    return None
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -497,9 +524,12 @@ def main(
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = build_parser().parse_args(argv)
+        args = _fast_args(argv)
+        if args is None:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version, or a one-line error
         return int(exc.code or 0)
     ctx: Context | None = None

@@ -1,11 +1,14 @@
-"""The cycle: settings, events, and the pure fold of events into the state at a moment."""
+"""The cycle: settings, events, and the pure fold of events into the state at a moment.
+
+Value types are NamedTuples: `icecycle status` imports this module, and
+`dataclasses` (with `inspect`) costs more to import than the whole status takes otherwise.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "ALLOWED",
@@ -37,8 +40,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     on_s: int = 25 * 60
     off_s: int = 90 * 60
     window_s: int = 72 * 3600
@@ -59,8 +61,7 @@ class Settings:
         return self.on if kind == ON else self.off
 
 
-@dataclass(frozen=True)
-class Cycle:
+class Cycle(NamedTuple):
     id: int
     window_start: datetime
     settings: Settings
@@ -70,16 +71,14 @@ class Cycle:
         return self.window_start + self.settings.window
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     kind: str
     at: datetime
     data: str | None = None
     id: int = 0
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(NamedTuple):
     kind: PhaseKind
     start: datetime
     end: datetime
@@ -91,8 +90,7 @@ class Phase:
         return self.end - self.start
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     state: StateName
     now: datetime
     phase: Phase | None
@@ -128,8 +126,7 @@ class State:
 IDLE_STATE_KIND: StateName = "idle"
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     start: datetime
     end: datetime
     status: Literal["done", "skipped", "in progress", "upcoming"]
@@ -138,8 +135,7 @@ class Session:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class _Segment:
+class _Segment(NamedTuple):
     """From an anchor on, the phases alternate by themselves with the standard lengths."""
 
     start: datetime
@@ -212,24 +208,22 @@ class _Timeline:
             phase = Phase(kind, nxt, min(nxt + self.length(kind), self.window_end))
 
 
-@dataclass
 class Fold:
     """The events of one cycle folded so far. `apply` takes them one at a time, in order."""
 
-    cycle: Cycle
-    seg: _Segment | None = None
-    paused_at: datetime | None = None
-    stopped_at: datetime | None = None
-    last_off: datetime | None = None
-    last_at: datetime | None = None
-    done: int = 0
-    skipped: int = 0
-    confirmed: set[datetime] = field(default_factory=set)
-    acknowledged: set[datetime] = field(default_factory=set)
-    ignored: int = 0
-
-    def __post_init__(self) -> None:
-        self.timeline = _Timeline(self.cycle.settings, self.cycle.window_end)
+    def __init__(self, cycle: Cycle) -> None:
+        self.cycle = cycle
+        self.timeline = _Timeline(cycle.settings, cycle.window_end)
+        self.seg: _Segment | None = None
+        self.paused_at: datetime | None = None
+        self.stopped_at: datetime | None = None
+        self.last_off: datetime | None = None
+        self.last_at: datetime | None = None
+        self.done = 0
+        self.skipped = 0
+        self.confirmed: set[datetime] = set()
+        self.acknowledged: set[datetime] = set()
+        self.ignored = 0
 
     # -- reading -----------------------------------------------------------------------
 
