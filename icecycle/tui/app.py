@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -18,13 +19,16 @@ from icecycle.durations import format_duration
 from icecycle.notify import DesktopNotifier, Notifier
 from icecycle.runner import Report, Runner
 from icecycle.store import Store, StoreError
-from icecycle.tui.screens.help import HelpScreen
-from icecycle.tui.screens.history import HistoryScreen
-from icecycle.tui.screens.start import StartRequest, StartScreen
 from icecycle.tui.screens.towel import TowelScreen, towel_for
 from icecycle.tui.widgets.phase import PhasePanel
 from icecycle.tui.widgets.upcoming import Upcoming
 from icecycle.tui.widgets.window import WindowPanel
+
+if TYPE_CHECKING:
+    from icecycle.tui.screens.start import StartRequest
+
+# The help, history and start screens are imported when first shown: Markdown, DataTable
+# and Input cost the first frame more than the whole dashboard does.
 
 QUIT_MESSAGE = (
     "icecycle closed; the cycle goes on. `icecycle status` shows where it "
@@ -85,8 +89,14 @@ class IceCycleApp(App[None]):
         yield Label(self.desktop_line, id="desktop")
         yield Footer(compact=True)
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self._last_known_result()
+        self.runner.reload()
+        self.refresh_view()
+        # The scheduler (and its import) can wait until the first frame is on the screen.
+        self.call_after_refresh(self._start_runner)
+
+    async def _start_runner(self) -> None:
         await self.runner.start(use_scheduler=self.use_scheduler, own_tick=False)
         self.set_interval(1.0, self.sync)
         if self.runner.passed_on_open:
@@ -111,6 +121,8 @@ class IceCycleApp(App[None]):
         if st is None:
             self.state = None
             self._phase_key = None
+            from icecycle.tui.screens.start import StartScreen
+
             if not isinstance(self.screen, StartScreen):
                 self.push_screen(StartScreen(self.clock.now()), self._started)
             return
@@ -226,9 +238,13 @@ class IceCycleApp(App[None]):
         rows = sessions(cycle, events, now, self.store.session_notes(cycle.id))
         st = self.state
         totals = f"Totals: {st.done} done, {st.skipped} skipped, {st.left} left" if st else ""
+        from icecycle.tui.screens.history import HistoryScreen
+
         self.push_screen(HistoryScreen(rows, totals, now))
 
     def action_help(self) -> None:
+        from icecycle.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_quit_calmly(self) -> None:
