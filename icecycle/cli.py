@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from icecycle import __version__, text
 from icecycle.clock import Clock, SystemClock
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = _Parser(
         prog="icecycle",
+        allow_abbrev=False,  # `start --for` must not quietly mean --force
         parents=[data_dir],
         description="A calm timer for cold therapy after a back spasm: "
         "25 min ice on, 90 min off, through the first 48-72 hours.",
@@ -112,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, description=help_text, parents=[data_dir])
+        return sub.add_parser(
+            name, help=help_text, description=help_text, parents=[data_dir], allow_abbrev=False
+        )
 
     start = cmd("start", "start a new cycle (ice goes on now)")
     start.add_argument(
@@ -224,10 +227,17 @@ def start_cycle(
         return store.new_cycle(since, settings, now)
 
 
-def act(store: Store | None, kind: str, now: datetime) -> tuple[State, State, Fold]:
+class Done(NamedTuple):
+    kind: str  # what was stored: `off` while resting is stored as `ack`
+    before: State
+    after: State
+    acc: Fold
+
+
+def act(store: Store | None, kind: str, now: datetime) -> Done:
     """Check an action against the state now and append it, in one transaction.
 
-    Returns the state before and after, and the fold; raises Refused if it does not apply.
+    Raises Refused if it does not apply.
     """
     if store is None:
         raise Refused(text.refusal(kind, _idle(now)))
@@ -244,7 +254,7 @@ def act(store: Store | None, kind: str, now: datetime) -> tuple[State, State, Fo
             raise Refused(text.refusal(kind, before))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
-    return before, acc.state_at(now), acc
+    return Done(kind, before, acc.state_at(now), acc)
 
 
 def cmd_start(ctx: Context) -> None:
@@ -335,21 +345,19 @@ def status_json(st: State) -> dict[str, Any]:
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
     now = ctx.clock.now()
-    before, after, acc = act(ctx.store(), ctx.args.command, now)
+    kind, before, after, acc = act(ctx.store(), ctx.args.command, now)
     if after.state == "on" and before.state != "on" and before.rest_owed.total_seconds() >= 60:
         rested = acc.cycle.settings.off - before.rest_owed
         ctx.warn(
             f"the ice came off only {format_duration(rested.total_seconds())} ago; "
             f"the plan rests {format_span(acc.cycle.settings.off_s)} between sessions"
         )
-    ctx.say(confirmation(ctx.args.command, before, after, acc))
+    ctx.say(confirmation(kind, before, after, acc))
 
 
 def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
     """One short line saying what the action changed."""
     now = after.now
-    if kind == "off" and before.state == "off":
-        kind = "ack"  # as `act` did
     upcoming = next(
         (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
     )

@@ -327,6 +327,15 @@ def _cycle(row: tuple[int, str, int, int, int]) -> Cycle:
     return Cycle(cid, _dt(start), Settings(on_s, off_s, window_s))
 
 
+def _nearly_full(path: str) -> bool:
+    """SQLite reports a full disk under WAL as a plain I/O error; ask the filesystem."""
+    try:
+        st = os.statvfs(os.path.dirname(path) or ".")
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
 def _explain(path: str, exc: BaseException) -> str:
     """One line that names the file, what went wrong, and what to do about it."""
     text = str(exc) or type(exc).__name__
@@ -341,7 +350,7 @@ def _explain(path: str, exc: BaseException) -> str:
             f"{path} is damaged ({text}); icecycle will not touch it: "
             "move it aside (a new one is then started) or use --data-dir"
         )
-    if "disk is full" in low or "no space" in low:
+    if "disk is full" in low or "no space" in low or ("i/o error" in low and _nearly_full(path)):
         return f"cannot write {path}: the disk is full; free some space and try again"
     if "locked" in low or "busy" in low:
         return f"{path} is busy in another icecycle for too long ({text}); try again"

@@ -102,7 +102,10 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
     )
     assert [n.urgency for n in seen] == [1, 2, 1, 2, 1, 1]  # ice off is critical
     lags = [n.time - b for n, b in zip(seen, expected, strict=True)]
-    assert all(-0.2 < lag <= 1.5 for lag in lags), lags
+    # The first is not a boundary: the daemon notices `start` from another process on its
+    # 1 s tick. Every phase change after it must reach the bus within 1.5 s.
+    assert -0.2 < lags[0] <= 2.5, lags
+    assert all(-0.2 < lag <= 1.5 for lag in lags[1:]), lags
     if os.environ.get("ICECYCLE_LAG_FILE"):  # make bench reads the latencies from here
         Path(os.environ["ICECYCLE_LAG_FILE"]).write_text(json.dumps(lags))
     log = (tmp_path / "daemon.log").read_text()

@@ -146,7 +146,9 @@ class IceCycleApp(App[None]):
         if st.state == "on" and st.phase and not st.acknowledged:
             self.ring()
             if not isinstance(self.screen, TowelScreen):
-                self.push_screen(towel_for(st.phase.end, st.now), self._towel_answer)
+                # after the next refresh, so the dashboard is painted behind it
+                towel = towel_for(st.phase.end, st.now)
+                self.call_after_refresh(self.push_screen, towel, self._towel_answer)
         elif st.state == "off" and st.phase and not st.phase.by_person and not st.acknowledged:
             self.ring()
         elif st.state == "done" and not first:
@@ -189,16 +191,19 @@ class IceCycleApp(App[None]):
 
     # -- the person's actions ------------------------------------------------------------
 
+    last_action: str | None = None
+
     def perform(self, kind: str) -> bool:
         now = self.clock.now()
         try:
-            before, after, acc = act(self.store, kind, now)
+            kind, before, after, acc = act(self.store, kind, now)
         except Refused as exc:
             self.notify(str(exc), severity="warning", timeout=6)
             return False
         except StoreError as exc:
             self.notify(str(exc), severity="error", timeout=15)
             return False
+        self.last_action = kind
         self.runner.poke()
         message = confirmation(kind, before, after, acc).replace("`icecycle resume`", "p")
         if kind == "on" and before.rest_owed.total_seconds() >= 60:

@@ -1,0 +1,171 @@
+"""Storage faults: bad files, read-only and full disks. Nothing is lost, nothing overwritten."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from icecycle.store import DB_NAME
+
+from ..conftest import T0  # noqa: F401  (the fake clock's start, used through `run`)
+
+
+def one_line_error(r, path: Path | str) -> None:
+    assert r.code == 1, (r.code, r.err)
+    assert r.err.count("\n") == 1 and r.err.startswith("icecycle: error: ")
+    assert str(path) in r.err and "Traceback" not in r.err
+
+
+def make_db(run) -> None:
+    assert run("start").code == 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "truncated", "zero bytes", "newer schema", "foreign sqlite"],
+)
+def test_damaged_files_are_named_and_left_byte_for_byte(run, data_dir: Path, damage: str) -> None:
+    db = data_dir / DB_NAME
+    if damage == "garbage":
+        data_dir.mkdir()
+        db.write_bytes(os.urandom(8192))
+    elif damage == "zero bytes":
+        data_dir.mkdir()
+        db.write_bytes(b"")
+    elif damage == "truncated":
+        make_db(run)
+        for i in range(50):
+            run("pause" if i % 2 == 0 else "resume")
+        content = db.read_bytes()
+        db.write_bytes(content[: len(content) // 3])
+    elif damage == "newer schema":
+        make_db(run)
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            conn.execute("PRAGMA user_version = 7")
+            conn.commit()
+    else:
+        data_dir.mkdir()
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            conn.execute("CREATE TABLE notes (x)")
+            conn.commit()
+    before = db.read_bytes()
+    for argv in (["status"], ["status", "--json"], ["on"], ["start", "--force"], ["history"]):
+        one_line_error(run(*argv), db)
+    assert db.read_bytes() == before
+
+
+def test_a_directory_where_the_file_should_be(run, data_dir: Path) -> None:
+    (data_dir / DB_NAME).mkdir(parents=True)
+    r = run("status")
+    one_line_error(r, data_dir / DB_NAME)
+    assert "is a directory" in r.err
+
+
+def test_new_files_are_private(run, data_dir: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        make_db(run)
+    finally:
+        os.umask(old)
+    assert (data_dir.stat().st_mode & 0o777, (data_dir / DB_NAME).stat().st_mode & 0o777) == (
+        0o700,
+        0o600,
+    )
+
+
+# -- read-only and full: real mounts when the machine lets us (CI runs as root) --------
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """A tiny tmpfs of our own; skipped where mounting is not allowed."""
+    where = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        pytest.skip(
+            f"cannot mount a tmpfs here ({r.stderr.strip()}); "
+            "test_injected_os_errors covers the same paths"
+        )
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_read_only_filesystem(run, tmpfs: Path, monkeypatch) -> None:
+    data = tmpfs / "data"
+    monkeypatch.setenv("ICECYCLE_DATA_DIR", str(data))
+    make_db(run)
+    db = data / DB_NAME
+    before = db.read_bytes()
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    r = run("pause")
+    one_line_error(r, db)
+    r = run("status")
+    assert r.code in (0, 1) and "Traceback" not in r.err and r.err.count("\n") <= 1
+    assert db.read_bytes() == before
+
+
+def test_read_only_directory_for_a_new_database(run, tmpfs: Path, monkeypatch) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    monkeypatch.setenv("ICECYCLE_DATA_DIR", str(tmpfs / "data"))
+    r = run("start")
+    assert r.code == 1 and r.err.count("\n") == 1 and str(tmpfs) in r.err
+    assert "Read-only file system" in r.err
+
+
+def test_full_disk(run, tmpfs: Path, monkeypatch) -> None:
+    data = tmpfs / "data"
+    monkeypatch.setenv("ICECYCLE_DATA_DIR", str(data))
+    make_db(run)
+    db = data / DB_NAME
+    with contextlib.suppress(OSError), (tmpfs / "filler").open("wb") as fh:
+        while True:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+    failures, ok = 0, 0
+    for i in range(40):  # enough writes to need new pages
+        r = run("pause" if i % 2 == 0 else "resume")
+        if r.code == 1:
+            failures += 1
+            one_line_error(r, db)
+            assert "disk is full" in r.err
+            break
+        ok += 1
+    assert failures == 1
+    (tmpfs / "filler").unlink()
+    assert run("pause" if ok % 2 == 0 else "resume").code == 0  # with room again, it goes on
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY id")]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(kinds) == 1 + ok + 1  # every write that said it succeeded is there
+
+
+@pytest.mark.parametrize(
+    ("errno_name", "message"),
+    [("EROFS", "Read-only file system"), ("ENOSPC", "disk is full"), ("EACCES", "Permission")],
+)
+def test_injected_os_errors(run, monkeypatch, errno_name: str, message: str) -> None:
+    """Where mounting is impossible: the same failure, injected at the store's boundary."""
+    import errno
+
+    import icecycle.store as store_mod
+
+    code = getattr(errno, errno_name)
+
+    def refuse(*a, **kw):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(store_mod.os, "makedirs", refuse)
+    r = run("start")
+    assert r.code == 1 and r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert message.lower().split()[0] in r.err.lower() or "cannot" in r.err
