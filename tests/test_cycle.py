@@ -244,7 +244,7 @@ def applied(cycle, events):
     f = fold(cycle, events[:1])
     kept = events[:1]
     for e in events[1:]:
-        if f.kind_at(max(e.at, f.last_at)) in ALLOWED.get(e.kind, ()):
+        if f.kind_at(e.at) in ALLOWED.get(e.kind, ()):
             kept.append(e)
         f.apply(e)
     return kept
