@@ -147,7 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--force", action="store_true", help="stop a running cycle first")
     status = cmd("status", "where the cycle stands now")
-    status.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
+    shape = status.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
+    shape.add_argument(
+        "--format",
+        metavar="TEMPLATE",
+        default=None,
+        help="one line from a template, e.g. '{state} {phase_remaining}'; "
+        f"fields: {', '.join(text.FORMAT_FIELDS)}",
+    )
+    shape.add_argument(
+        "--waybar",
+        action="store_true",
+        help="JSON for a Waybar custom module (text, tooltip, class)",
+    )
     for name, help_text in [
         ("on", "ice on now"),
         ("off", "ice off now (ends this session)"),
@@ -288,10 +301,16 @@ def cmd_start(ctx: Context) -> None:
 def cmd_status(ctx: Context) -> None:
     _, acc, now = _running(ctx)
     st = acc.state_at(now) if acc else _idle(now)
-    if ctx.args.json:
+    if ctx.args.json or ctx.args.waybar:
         import json
 
-        ctx.say(json.dumps(status_json(st)))
+        ctx.say(json.dumps(text.waybar(st) if ctx.args.waybar else status_json(st)))
+        return
+    if ctx.args.format is not None:
+        try:
+            ctx.say(text.format_status(ctx.args.format, st))
+        except (KeyError, ValueError, IndexError) as exc:
+            raise Refused(f"argument --format: {exc.args[0] if exc.args else exc}", 2) from None
         return
     ctx.say(text.phase_line(st))
     if st.cycle is None:
@@ -517,8 +536,15 @@ class _Args:
 def _fast_args(argv: list[str]) -> Any:
     """`status` and `status --json` are what prompts and status bars call every few seconds:
     answer them without building the argparse parser."""
-    if argv and argv[0] == "status" and argv[1:] in ([], ["--json"]):
-        return _Args(command="status", json=argv[1:] == ["--json"])
+    if not argv or argv[0] != "status":
+        return None
+    rest = argv[1:]
+    if rest in ([], ["--json"], ["--waybar"]):
+        return _Args(
+            command="status", json=rest == ["--json"], waybar=rest == ["--waybar"], format=None
+        )
+    if len(rest) == 2 and rest[0] == "--format":
+        return _Args(command="status", json=False, waybar=False, format=rest[1])
     return None
 
 

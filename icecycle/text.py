@@ -105,10 +105,73 @@ def phase_line(st: State) -> str:
         if st.state == "done":
             return f"Done: {describe(st)}."
         return "No cycle is running. Start one with: icecycle start"
-    left = format_duration(st.phase_remaining.total_seconds())
+    left = format_duration(-(-st.phase_remaining.total_seconds() // 1))  # up, like the countdown
     ends = clock(st.phase.end, st.now)
     if st.state == "on":
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"
     if st.cycle and st.phase.end >= st.cycle.window_end:
         return f"Ice off (rest): {left} left; the window ends at {ends}."
     return f"Ice off (rest): {left} left, next session at {ends}."
+
+
+FORMAT_FIELDS = (
+    "state",
+    "phase",
+    "phase_remaining",
+    "phase_ends",
+    "next_change",
+    "window_remaining",
+    "window_ends",
+    "done",
+    "skipped",
+    "left",
+)
+_SHORT = {"on": "ICE ON", "off": "REST", "paused": "PAUSED", "done": "DONE", "idle": "idle"}
+
+
+def _clock_or_empty(moment: datetime | None, now: datetime) -> str:
+    return clock(moment, now) if moment else ""
+
+
+def status_fields(st: State) -> dict[str, str | int]:
+    """The values `status --format` can use, all short enough for a status bar."""
+    from icecycle.tui_free import countdown
+
+    cyc = st.cycle
+    return {
+        "state": st.state,
+        "phase": _SHORT[st.state],
+        "phase_remaining": countdown(st.phase_remaining.total_seconds()) if st.phase else "",
+        "phase_ends": _clock_or_empty(st.phase.end if st.phase else None, st.now),
+        "next_change": _clock_or_empty(st.next_change, st.now),
+        "window_remaining": (
+            format_duration(st.window_remaining.total_seconds(), with_seconds=False) if cyc else ""
+        ),
+        "window_ends": _clock_or_empty(cyc.window_end if cyc else None, st.now),
+        "done": st.done,
+        "skipped": st.skipped,
+        "left": st.left,
+    }
+
+
+def format_status(template: str, st: State) -> str:
+    """`status --format`: the template with {field}s filled in; KeyError names a bad field."""
+    fields = status_fields(st)
+    try:
+        return template.format_map(fields)
+    except KeyError as exc:
+        raise KeyError(f"unknown field {exc}; fields are {', '.join(FORMAT_FIELDS)}") from None
+
+
+def waybar(st: State) -> dict[str, str]:
+    """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
+    fields = status_fields(st)
+    label = str(fields["phase"])
+    if st.phase is not None:
+        label = f"{label} {fields['phase_remaining']}"
+    tooltip = [phase_line(st)]
+    if st.cycle is not None:
+        if st.next_change is not None:
+            tooltip.append(f"Next change: {next_change(st)}")
+        tooltip += [window_line(st), sessions_line(st)]
+    return {"text": label, "tooltip": "\n".join(tooltip), "class": st.state, "alt": st.state}

@@ -269,3 +269,45 @@ def test_non_utf8_argument_is_one_line_error() -> None:
         timeout=60,
     )
     assert r.returncode == 2 and r.stderr.count(b"\n") == 1 and b"not a duration" in r.stderr
+
+
+def test_status_format_for_prompts(run, clock) -> None:
+    assert run("status", "--format", "{phase}").out == "idle\n"
+    run("start", "--since", "2h ago")
+    clock.advance(minutes=3, seconds=29, microseconds=500_000)
+    r = run("status", "--format", "{state} {phase_remaining} until {phase_ends}, {left} left")
+    assert r.out == "on 21:31 until 10:25, 37 left\n"
+    assert run("status", "--format", "{window_remaining} / {window_ends}").out == (
+        "69h 56m / Sat 28 Nov 08:00\n"
+    )
+    r = run("status", "--format", "{nope}")
+    assert r.code == 2 and "unknown field 'nope'; fields are state, phase" in r.err
+
+
+def test_status_waybar(run, clock) -> None:
+    run("start")
+    clock.advance(minutes=30)
+    doc = json.loads(run("status", "--waybar").out)
+    assert doc["text"] == "REST 1:25:00" and doc["class"] == "off" and doc["alt"] == "off"
+    assert doc["tooltip"].splitlines()[0] == "Ice off (rest): 1h 25m left, next session at 11:55."
+    r = run("status", "--waybar", "--json")
+    assert r.code == 2 and "not allowed with" in r.err
+
+
+def test_status_fast_path_matches_argparse(run, clock) -> None:
+    """The hand-parsed plain forms answer exactly as the full parser would."""
+    from icecycle import cli
+
+    run("start")
+    for argv in (
+        ["status"],
+        ["status", "--json"],
+        ["status", "--waybar"],
+        ["status", "--format", "{state}"],
+    ):
+        fast = cli._fast_args(argv)
+        full = cli.build_parser().parse_args(argv)
+        assert fast is not None
+        assert {k: getattr(fast, k) for k in ("command", "json", "waybar", "format")} == {
+            k: getattr(full, k) for k in ("command", "json", "waybar", "format")
+        }

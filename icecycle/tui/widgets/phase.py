@@ -10,6 +10,7 @@ from icecycle import text
 from icecycle.cycle import State
 from icecycle.durations import format_clock
 from icecycle.tui.widgets.changes import OnlyChanges, steps
+from icecycle.tui_free import countdown
 
 HEADLINES = {
     "on": "ICE ON",
@@ -19,13 +20,6 @@ HEADLINES = {
     "idle": "NO CYCLE",
 }
 STATES = ("-on", "-off", "-paused", "-done", "-idle", "-urgent")
-
-
-def countdown(seconds: float) -> str:
-    total = max(0, int(-(-seconds // 1)))  # round up: 0:00 only at the very end
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 class PhasePanel(OnlyChanges, Vertical):
