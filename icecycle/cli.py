@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from icecycle import __version__, text
 from icecycle.clock import Clock, SystemClock
+from icecycle.config import ConfigError
 from icecycle.cycle import ALLOWED, Cycle, Event, Fold, Settings, State, fold, sessions
 from icecycle.durations import (
     InputError,
@@ -20,10 +21,13 @@ from icecycle.durations import (
     parse_duration,
     parse_when,
 )
+from icecycle.ics import CalendarError
 from icecycle.store import Store, StoreError, resolve_data_dir
 
 if TYPE_CHECKING:
     import argparse
+
+    from icecycle.config import Config
 
 LIMITS = {  # (shortest, longest) in seconds; the short ends are for trying it out
     "on": (1, 2 * 3600),
@@ -88,6 +92,14 @@ def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
 
     parse.__name__ = name  # argparse names the type in some messages
     return parse
+
+
+def _score(value: str) -> int:
+    if value.isascii() and value.isdigit() and int(value) <= 10:
+        return int(value)
+    import argparse
+
+    raise argparse.ArgumentTypeError(f"'{value}' is not a pain score; give a whole number 0 to 10")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
         cmd(name, help_text)
     history = cmd("history", "every session so far, with totals")
     history.add_argument("--json", action="store_true", help="JSON instead of a table")
+    pain = cmd("pain", "record how much it hurts now, 0 (none) to 10 (worst)")
+    pain.add_argument("score", type=_score, help="0 to 10")
+    export = cmd("export", "write the sessions ahead as a calendar file for your phone")
+    export.add_argument("file", metavar="FILE.ics")
+    export.add_argument(
+        "--force", action="store_true", help="overwrite FILE even if icecycle did not write it"
+    )
+    config = cmd("config", "show the settings in effect and where each comes from")
+    config.add_argument(
+        "--init", action="store_true", help="write a commented example config file (never over one)"
+    )
     cmd("daemon", "send notifications without the TUI (for a systemd user service)")
     cmd("notify-test", "send one test notification and say whether it worked")
     return parser
@@ -190,6 +213,7 @@ class Context:
         env: dict[str, str] | os._Environ[str],
     ) -> None:
         self.args, self.clock, self.out, self.err = args, clock, out, err
+        self.env = env
         self.data_dir = resolve_data_dir(getattr(args, "data_dir", None), env)
         self._store: Store | None = None
 
@@ -201,6 +225,11 @@ class Context:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+    def config(self) -> Config:
+        from icecycle.config import load_config
+
+        return load_config(self.env)
 
     def say(self, line: str) -> None:
         print(line, file=self.out)
@@ -223,8 +252,35 @@ def _idle(now: datetime) -> State:
 # -- commands -------------------------------------------------------------------------
 
 
+def cycle_data(cfg: Config) -> str | None:
+    """What a new cycle records besides its lengths: the quiet hours and the time zone they
+    are read in, so a later change of the config never rewrites the past."""
+    if not cfg.quiet_hours:
+        return None
+    import json
+
+    return json.dumps({"quiet_hours": cfg.quiet_hours, "tz": local_zone_name()})
+
+
+def local_zone_name() -> str | None:
+    """The IANA name of the local time zone, if the system says it."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.path.realpath("/etc/localtime")
+        except OSError:
+            return None
+        name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+    return name or None
+
+
 def start_cycle(
-    store: Store, since: datetime, settings: Settings, now: datetime, force: bool = False
+    store: Store,
+    since: datetime,
+    settings: Settings,
+    now: datetime,
+    force: bool = False,
+    data: str | None = None,
 ) -> Cycle:
     """Begin a cycle, stopping a finished one (or, with force, a running one) first."""
     with store.transaction():
@@ -237,7 +293,7 @@ def start_cycle(
                     "`icecycle start --force` stops it and starts anew"
                 )
             store.append(current[0].id, "stop", now)
-        return store.new_cycle(since, settings, now)
+        return store.new_cycle(since, settings, now, data)
 
 
 class Done(NamedTuple):
@@ -272,7 +328,7 @@ def act(store: Store | None, kind: str, now: datetime) -> Done:
 
 def cmd_start(ctx: Context) -> None:
     args, now = ctx.args, ctx.clock.now()
-    defaults = Settings()
+    defaults = ctx.config()
     settings = Settings(
         args.on if args.on is not None else defaults.on_s,
         args.off if args.off is not None else defaults.off_s,
@@ -289,7 +345,7 @@ def cmd_start(ctx: Context) -> None:
         )
     store = ctx.store(create=True)
     assert store is not None
-    cycle = start_cycle(store, since, settings, now, ctx.args.force)
+    cycle = start_cycle(store, since, settings, now, ctx.args.force, cycle_data(defaults))
     st = fold(cycle, store.events(cycle.id)).state_at(now)
     ctx.say(
         f"Started: ice on now, off at {format_clock(st.next_change or now, now)} "
@@ -490,12 +546,77 @@ def history_json(
     }
 
 
+def cmd_pain(ctx: Context) -> None:
+    now, score = ctx.clock.now(), ctx.args.score
+    store = ctx.store()
+    current = store.current() if store else None
+    if store is None or current is None:
+        raise Refused("no cycle is running; `icecycle start` begins one")
+    store.append(current[0].id, "pain", now, str(score))
+    scores = pain_scores(store.events(current[0].id))
+    trend = (
+        f" Since the start: {text.sparkline(scores)} ({scores[0]} to {score})."
+        if len(scores) > 1
+        else ""
+    )
+    ctx.say(f"Pain {score}/10 noted.{trend}")
+
+
+def pain_scores(events: list[Event]) -> list[int]:
+    return [int(e.data) for e in events if e.kind == "pain" and e.data and e.data.isdigit()]
+
+
+def cmd_export(ctx: Context) -> None:
+    from icecycle.ics import export_ics
+
+    now = ctx.clock.now()
+    store = ctx.store()
+    current = store.current() if store else None
+    if current is None:
+        raise Refused("no cycle is running, so there is nothing to export; `icecycle start`")
+    cycle, events = current
+    count = export_ics(ctx.args.file, cycle, events, now, force=ctx.args.force)
+    ctx.say(
+        f"Wrote {count} upcoming sessions to {ctx.args.file}, each with an alarm at its "
+        "start and end. Import it on your phone; importing it again updates them."
+    )
+
+
+def cmd_config(ctx: Context) -> None:
+    from icecycle.config import Config, init_config
+
+    if ctx.args.init:
+        ctx.say(f"Wrote an example config to {init_config(ctx.env)}; edit it to taste.")
+        return
+    cfg = ctx.config()
+    import os.path
+
+    where = cfg.path if os.path.exists(cfg.path) else f"{cfg.path} (not there: defaults)"
+    ctx.say(f"Config file: {where}")
+    shown = {
+        "on": format_span(cfg.on_s),
+        "off": format_span(cfg.off_s),
+        "window": format_span(cfg.window_s),
+        "quiet_hours": cfg.quiet_hours or "none",
+        "notifications.desktop": str(cfg.desktop).lower(),
+        "notifications.bell": str(cfg.bell).lower(),
+        "notifications.repeat_every": format_span(cfg.repeat_every_s),
+        "notifications.repeat_count": str(cfg.repeat_count),
+        "hooks.on_change": " ".join(cfg.on_change) or "none",
+    }
+    fields = dict(zip(shown, Config._fields[:9], strict=True))
+    for key, value in shown.items():
+        source = cfg.sources.get(fields[key], "default")
+        ctx.say(f"  {key:<28} {value:<16} {'(default)' if source == 'default' else '(file)'}")
+
+
 def cmd_daemon(ctx: Context) -> None:
     from icecycle.daemon import run_daemon
 
+    cfg = ctx.config()
     store = ctx.store(create=True)
     assert store is not None
-    run_daemon(store, ctx.clock, ctx.err)
+    run_daemon(store, ctx.clock, ctx.err, cfg)
 
 
 def cmd_notify_test(ctx: Context) -> None:
@@ -510,9 +631,10 @@ def cmd_notify_test(ctx: Context) -> None:
 def cmd_tui(ctx: Context) -> None:
     from icecycle.tui.app import make_app
 
+    cfg = ctx.config()
     store = ctx.store(create=True)
     assert store is not None
-    make_app(store, ctx.clock).run()
+    make_app(store, ctx.clock, config=cfg).run()
 
 
 COMMANDS: dict[str | None, Callable[[Context], None]] = {
@@ -521,6 +643,9 @@ COMMANDS: dict[str | None, Callable[[Context], None]] = {
     "history": cmd_history,
     "daemon": cmd_daemon,
     "notify-test": cmd_notify_test,
+    "pain": cmd_pain,
+    "export": cmd_export,
+    "config": cmd_config,
     None: cmd_tui,
     **{k: cmd_action for k in ALLOWED},
 }
@@ -573,7 +698,7 @@ def main(
     except Refused as exc:
         print(f"icecycle: error: {exc}", file=err)
         return exc.code
-    except StoreError as exc:
+    except (StoreError, ConfigError, CalendarError) as exc:
         print(f"icecycle: error: {exc}", file=err)
         return 1
     except KeyboardInterrupt:

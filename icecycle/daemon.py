@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
 
 from icecycle.clock import Clock
-from icecycle.notify import DesktopNotifier
+from icecycle.config import Config
+from icecycle.notify import notifier_for
 from icecycle.runner import Report, Runner
 from icecycle.store import Store
 
 
-def run_daemon(store: Store, clock: Clock, log: IO[str]) -> None:
-    asyncio.run(_main(store, clock, log))
+def run_daemon(store: Store, clock: Clock, log: IO[str], cfg: Config | None = None) -> None:
+    asyncio.run(_main(store, clock, log, cfg or Config()))
 
 
-async def _main(store: Store, clock: Clock, log: IO[str]) -> None:
+async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     def say(line: str) -> None:
         # journald stamps each line itself; a plain terminal still wants the time.
         stamp = clock.now().astimezone().strftime("%H:%M:%S")
@@ -27,7 +28,15 @@ async def _main(store: Store, clock: Clock, log: IO[str]) -> None:
     def report(r: Report) -> None:
         say(r.text)
 
-    runner = Runner(store, clock, DesktopNotifier(), report=report)
+    notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: say(line))
+    runner = Runner(
+        store,
+        clock,
+        notifier,
+        report=report,
+        repeat_every=timedelta(seconds=cfg.repeat_every_s),
+        repeat_count=cfg.repeat_count,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,6 +25,8 @@ class Notice:
     title: str
     body: str
     urgency: Urgency = "normal"
+    #: The state when it was sent, for hooks: ICECYCLE_* environment variables.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,53 @@ def _why(stderr: str) -> str:
     return last[:200]
 
 
+HOOK_TIMEOUT_S = 10.0
+
+
+class HookNotifier:
+    """Runs the configured command at each change: argv as given (no shell), the state in
+    ICECYCLE_* variables, a time limit, output captured; a failure is a result, not a crash."""
+
+    name = "hook"
+
+    def __init__(self, argv: Sequence[str], timeout: float = HOOK_TIMEOUT_S) -> None:
+        self.argv = list(argv)
+        self.timeout = timeout
+
+    def send(self, notice: Notice) -> Result:
+        env = dict(os.environ)
+        env.update(notice.env)
+        env.update(
+            {
+                "ICECYCLE_KIND": notice.kind,
+                "ICECYCLE_TITLE": notice.title,
+                "ICECYCLE_BODY": notice.body,
+                "ICECYCLE_URGENCY": notice.urgency,
+            }
+        )
+        try:
+            child = subprocess.Popen(
+                self.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return Result(self.name, False, f"cannot run {self.argv[0]} ({exc.strerror})")
+        try:
+            _, err = child.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            return Result(self.name, False, f"{self.argv[0]} took over {self.timeout:g}s; stopped")
+        if child.returncode != 0:
+            last = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+            return Result(self.name, False, f"{self.argv[0]} failed: {last[:200]}")
+        return Result(self.name, True)
+
+
 class TerminalNotifier:
     """The terminal bell and one line of text on a stream (the daemon's stderr, say)."""
 
@@ -233,15 +282,31 @@ class LogNotifier:
 
 
 class FanOut:
-    """Sends to several notifiers; the first one's result is the one reported."""
+    """Sends to several notifiers; the first one's result is the one reported, and the
+    others' failures go to `log` (a hook that fails must not look like a failed alert)."""
 
-    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+    def __init__(
+        self, notifiers: Sequence[Notifier], log: Callable[[str], None] | None = None
+    ) -> None:
         self.notifiers = list(notifiers)
         self.name = self.notifiers[0].name
+        self.log = log or (lambda line: None)
 
     def send(self, notice: Notice) -> Result:
         results = [n.send(notice) for n in self.notifiers]
+        for r in results[1:]:
+            if not r.ok:
+                self.log(f"{r.backend}: {r.detail}")
         return results[0]
+
+
+class NoNotifier:
+    """Desktop notifications turned off in the config: the screen and the bell remain."""
+
+    name = "none"
+
+    def send(self, notice: Notice) -> Result:
+        return Result(self.name, True)
 
 
 def notify_test() -> tuple[bool, str]:
@@ -256,3 +321,11 @@ def notify_test() -> tuple[bool, str]:
             f"Sent a test {where}. If you did not see it, check your notification settings.",
         )
     return False, f"Could not send a test {where}: {result.detail}"
+
+
+def notifier_for(desktop: bool, hook: Sequence[str], log: Callable[[str], None]) -> Notifier:
+    """The notifiers the settings ask for: desktop (or none), then the hook if there is one."""
+    primary: Notifier = DesktopNotifier() if desktop else NoNotifier()
+    if not hook:
+        return primary
+    return FanOut([primary, HookNotifier(hook)], log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,7 @@ class Runner:
         self._handled: set[tuple[int, str, datetime, int]] = set()
         self._phase_seen: tuple[str, datetime] | None = None
         self._first_notice: dict[tuple[str, datetime], datetime] = {}
+        self._env: tuple[tuple[str, str], ...] = ()
         self._scheduler: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tick_task: asyncio.Task[None] | None = None
@@ -105,6 +106,7 @@ class Runner:
             self._first = False
             return out
         cyc, st = self.cycle, self.acc.state_at(now)
+        self._env = _hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
         if seen != self._phase_seen and st.state != "paused":
@@ -166,7 +168,8 @@ class Runner:
             return []
         if seq == 0:
             self._first_notice[(kind, phase_start)] = now
-        return [Delivery(claim_id, make(), late)]
+        notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
+        return [Delivery(claim_id, notice, late)]
 
     def _reminder_times(self, start: datetime, end: datetime) -> list[datetime]:
         """When the ice-off reminders fall: every `repeat_every` after the ice-off notice
@@ -340,3 +343,21 @@ class Runner:
             self._scheduler = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=notify.DESKTOP_TIMEOUT_S + 1)
+
+
+def _hook_env(st: State) -> tuple[tuple[str, str], ...]:
+    """The state for a hook, as ICECYCLE_* variables (times in ISO 8601, local offset)."""
+
+    def iso(moment: datetime | None) -> str:
+        return moment.astimezone().isoformat(timespec="seconds") if moment else ""
+
+    cyc = st.cycle
+    return (
+        ("ICECYCLE_STATE", st.state),
+        ("ICECYCLE_PHASE_ENDS", iso(st.phase.end if st.phase else None)),
+        ("ICECYCLE_NEXT_CHANGE", iso(st.next_change)),
+        ("ICECYCLE_WINDOW_ENDS", iso(cyc.window_end if cyc else None)),
+        ("ICECYCLE_SESSIONS_DONE", str(st.done)),
+        ("ICECYCLE_SESSIONS_SKIPPED", str(st.skipped)),
+        ("ICECYCLE_SESSIONS_LEFT", str(st.left)),
+    )

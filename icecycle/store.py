@@ -240,8 +240,11 @@ class Store:
             ).fetchall()
         return [Event(k, _dt(a), d, i) for k, a, d, i in rows]
 
-    def new_cycle(self, window_start: datetime, settings: Settings, at: datetime) -> Cycle:
-        """Insert a cycle and its `started` event (call inside `transaction`)."""
+    def new_cycle(
+        self, window_start: datetime, settings: Settings, at: datetime, data: str | None = None
+    ) -> Cycle:
+        """Insert a cycle and its `started` event (call inside `transaction`); `data` is what
+        the cycle runs under besides its lengths (quiet hours and time zone, as JSON)."""
         with self._errors():
             cur = self.conn.execute(
                 "INSERT INTO cycles (window_start, on_s, off_s, window_s, created) "
@@ -250,7 +253,7 @@ class Store:
             )
             assert cur.lastrowid is not None
             cycle = Cycle(cur.lastrowid, window_start, settings)
-            self.append(cycle.id, "started", at)
+            self.append(cycle.id, "started", at, data)
         return cycle
 
     def append(self, cycle_id: int, kind: str, at: datetime, data: str | None = None) -> Event:

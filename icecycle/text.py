@@ -175,3 +175,20 @@ def waybar(st: State) -> dict[str, str]:
             tooltip.append(f"Next change: {next_change(st)}")
         tooltip += [window_line(st), sessions_line(st)]
     return {"text": label, "tooltip": "\n".join(tooltip), "class": st.state, "alt": st.state}
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(scores: list[int]) -> str:
+    """Pain scores 0-10 as a row of bars, oldest first."""
+    return "".join(_BARS[min(7, round(score * 7 / 10))] for score in scores)
+
+
+def pain_trend(scores: list[int]) -> str:
+    """'Pain: ▇▆▅▄ (7 to 4)', or '' with no scores."""
+    if not scores:
+        return ""
+    if len(scores) == 1:
+        return f"Pain: {scores[0]}/10"
+    return f"Pain: {sparkline(scores)} ({scores[0]} to {scores[-1]})"

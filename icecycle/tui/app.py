@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -14,9 +15,10 @@ from textual.widgets import Footer, Label
 from icecycle import text
 from icecycle.cli import Refused, act, confirmation, start_cycle
 from icecycle.clock import Clock, SystemClock
+from icecycle.config import Config
 from icecycle.cycle import State, sessions
 from icecycle.durations import format_duration
-from icecycle.notify import DesktopNotifier, Notifier
+from icecycle.notify import Notifier, notifier_for
 from icecycle.runner import Report, Runner
 from icecycle.store import Store, StoreError
 from icecycle.tui.screens.towel import TowelScreen, towel_for
@@ -63,11 +65,20 @@ class IceCycleApp(App[None]):
         *,
         use_scheduler: bool = True,
         bell: bool = True,
+        config: Config | None = None,
     ) -> None:
         super().__init__()
         self.store, self.clock = store, clock
         self.bell_enabled = bell
-        self.runner = Runner(store, clock, notifier, report=self._on_report)
+        self.config = config or Config()
+        self.runner = Runner(
+            store,
+            clock,
+            notifier,
+            report=self._on_report,
+            repeat_every=timedelta(seconds=self.config.repeat_every_s),
+            repeat_count=self.config.repeat_count,
+        )
         self.use_scheduler = use_scheduler
         self.state: State | None = None
         self.urgent = False
@@ -284,6 +295,15 @@ class IceCycleApp(App[None]):
 
 
 def make_app(
-    store: Store, clock: Clock | None = None, notifier: Notifier | None = None, **kw: bool
+    store: Store,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    config: Config | None = None,
+    **kw: bool,
 ) -> IceCycleApp:
-    return IceCycleApp(store, clock or SystemClock(), notifier or DesktopNotifier(), **kw)
+    """The app as the CLI runs it (settings from the config) and as the tests build it."""
+    cfg = config or Config()
+    if notifier is None:
+        notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: None)
+    kw.setdefault("bell", cfg.bell)
+    return IceCycleApp(store, clock or SystemClock(), notifier, config=cfg, **kw)

@@ -1,0 +1,180 @@
+"""The config file (TOML): defaults for `start`, quiet hours, notifications and hooks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from icecycle.durations import InputError, parse_duration
+
+EXAMPLE = """\
+# icecycle's settings. Every line is optional; delete what you do not need.
+# Flags on the command line (icecycle start --on 20m) still win over these.
+
+on = "25m"                    # ice on, each session
+off = "90m"                   # ice off between sessions
+window = "72h"                # how long the cycle runs from when the spasm began
+
+# No reminders at night: icecycle pauses itself at the start (a session under way
+# ends on time first) and resumes at the end, never cutting your rest short.
+# quiet_hours = "23:00-07:00"
+
+[notifications]
+desktop = true                # desktop notifications (plyer)
+bell = true                   # the terminal bell in the dashboard
+repeat_every = "2m"           # the "is the ice off?" reminder ...
+repeat_count = 3              # ... at most this many times
+
+[hooks]
+# A command run at every phase change, with the state in ICECYCLE_* variables.
+# It is a list of words, run without a shell. For example, to a phone via ntfy.sh:
+# on_change = ["sh", "-c", "curl -s -d \\"$ICECYCLE_TITLE: $ICECYCLE_BODY\\" ntfy.sh/my-icecycle"]
+"""
+
+
+class ConfigError(Exception):
+    """The file is not valid: the message names the file and the key."""
+
+
+class Config(NamedTuple):
+    on_s: int = 25 * 60
+    off_s: int = 90 * 60
+    window_s: int = 72 * 3600
+    quiet_hours: str | None = None
+    desktop: bool = True
+    bell: bool = True
+    repeat_every_s: int = 120
+    repeat_count: int = 3
+    on_change: tuple[str, ...] = ()
+    path: str = ""
+    #: where each value came from: "default" or the file
+    sources: Mapping[str, str] = {}
+
+
+def config_path(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if env.get("ICECYCLE_CONFIG"):
+        return os.path.expanduser(env["ICECYCLE_CONFIG"])
+    import platformdirs
+
+    return os.path.join(platformdirs.user_config_dir("icecycle", appauthor=False), "config.toml")
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int]:
+    """'23:00-07:00' -> minutes after midnight of the start and the end (may cross midnight)."""
+    try:
+        start, end = (part.strip() for part in text.split("-"))
+        minutes = []
+        for part in (start, end):
+            hh, mm = part.split(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                raise ValueError
+            minutes.append(int(hh) * 60 + int(mm))
+    except ValueError:
+        raise InputError(f"'{text}' is not a span of hours; try 23:00-07:00") from None
+    if minutes[0] == minutes[1]:
+        raise InputError(f"'{text}' starts and ends at the same time; try 23:00-07:00")
+    return minutes[0], minutes[1]
+
+
+_LIMITS = {"on": (1, 2 * 3600), "off": (1, 24 * 3600), "window": (5, 7 * 86400)}
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """The effective settings: defaults, then the file if there is one."""
+    path = config_path(env)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return Config(path=path, sources={k: "default" for k in Config._fields[:9]})
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror})") from None
+    import tomllib
+
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc})") from None
+    return _read(doc, path)
+
+
+def _read(doc: Mapping[str, Any], path: str) -> Config:
+    values: dict[str, Any] = {}
+    sources = {k: "default" for k in Config._fields[:9]}
+
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{path}: {key}: {why}")
+
+    def duration(key: str, value: Any, unit: str, low: int, high: int) -> int:
+        if not isinstance(value, str):
+            raise bad(key, f'give a duration in quotes, e.g. {key} = "25m"')
+        try:
+            seconds = parse_duration(value, unit)
+        except InputError as exc:
+            raise bad(key, str(exc)) from None
+        if not low <= seconds <= high:
+            raise bad(key, f"'{value}' is out of range")
+        return seconds
+
+    known = {"on", "off", "window", "quiet_hours", "notifications", "hooks"}
+    for key in doc:
+        if key not in known:
+            raise bad(key, f"unknown key; known keys are {', '.join(sorted(known))}")
+    for key in ("on", "off", "window"):
+        if key in doc:
+            low, high = _LIMITS[key]
+            values[f"{key}_s"] = duration(key, doc[key], "h" if key == "window" else "m", low, high)
+            sources[f"{key}_s"] = path
+    if "quiet_hours" in doc:
+        if not isinstance(doc["quiet_hours"], str):
+            raise bad("quiet_hours", 'give it in quotes, e.g. quiet_hours = "23:00-07:00"')
+        try:
+            parse_quiet_hours(doc["quiet_hours"])
+        except InputError as exc:
+            raise bad("quiet_hours", str(exc)) from None
+        values["quiet_hours"], sources["quiet_hours"] = doc["quiet_hours"], path
+    notes = doc.get("notifications", {})
+    if not isinstance(notes, dict):
+        raise bad("notifications", "should be a table: [notifications]")
+    for key, value in notes.items():
+        name = f"notifications.{key}"
+        if key in ("desktop", "bell"):
+            if not isinstance(value, bool):
+                raise bad(name, "should be true or false")
+            values[key] = value
+        elif key == "repeat_every":
+            values["repeat_every_s"] = duration(name, value, "m", 10, 3600)
+            key = "repeat_every_s"
+        elif key == "repeat_count":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
+                raise bad(name, "should be a whole number from 0 to 10")
+            values[key] = value
+        else:
+            raise bad(name, "unknown key; known keys are bell, desktop, repeat_count, repeat_every")
+        sources[key] = path
+    hooks = doc.get("hooks", {})
+    if not isinstance(hooks, dict):
+        raise bad("hooks", "should be a table: [hooks]")
+    for key, value in hooks.items():
+        if key != "on_change":
+            raise bad(f"hooks.{key}", "unknown key; the known key is on_change")
+        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            raise bad(
+                "hooks.on_change", 'should be a list of words, e.g. ["notify-phone", "--quiet"]'
+            )
+        values["on_change"], sources["on_change"] = tuple(value), path
+    return Config(**values, path=path, sources=sources)
+
+
+def init_config(env: Mapping[str, str] | None = None) -> str:
+    """Write the commented example; never over an existing file. Returns the path."""
+    path = config_path(env)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(EXAMPLE)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists; icecycle will not overwrite it") from None
+    return path
