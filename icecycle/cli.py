@@ -262,6 +262,23 @@ def cycle_data(cfg: Config) -> str | None:
     return json.dumps({"quiet_hours": cfg.quiet_hours, "tz": local_zone_name()})
 
 
+def sync_quiet_hours(store: Store, cfg: Config, now: datetime) -> bool:
+    """If the config's quiet hours differ from the running cycle's, record the change as an
+    event from now on (the past keeps the quiet hours it had). True if one was recorded."""
+    current = store.current()
+    if current is None:
+        return False
+    cycle, events = current
+    acc = fold(cycle, events)
+    from icecycle.config import parse_quiet_hours
+
+    wanted = parse_quiet_hours(cfg.quiet_hours) if cfg.quiet_hours else None
+    if acc.quiet == wanted:
+        return False
+    store.append(cycle.id, "quiet", now, cycle_data(cfg) or "")
+    return True
+
+
 def local_zone_name() -> str | None:
     """The IANA name of the local time zone, if the system says it."""
     name = os.environ.get("TZ", "").lstrip(":")
@@ -481,13 +498,18 @@ def cmd_history(ctx: Context) -> None:
         events = store.events(cycle.id)
         st = fold(cycle, events).state_at(now)
         rows = sessions(cycle, events, now, store.session_notes(cycle.id))
-        report.append((cycle, stopped, st, rows))
+        pain: list[dict[str, Any]] = [
+            {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
+            for e in events
+            if e.kind == "pain" and e.data and e.data.isdigit()
+        ]
+        report.append((cycle, stopped, st, rows, pain))
     if ctx.args.json:
         import json
 
         ctx.say(json.dumps({"cycles": [history_json(*r) for r in report]}))
         return
-    for i, (cycle, stopped, st, rows) in enumerate(report):
+    for i, (cycle, stopped, st, rows, pain) in enumerate(report):
         if i:
             ctx.say("")
         end = (
@@ -515,10 +537,13 @@ def cmd_history(ctx: Context) -> None:
                 f"{s.end.astimezone().strftime('%H:%M'):<5}  {s.status:<11}  {note}"
             )
         ctx.say(f"  Totals: {st.done} done, {st.skipped} skipped, {st.left} left")
+        trend = text.pain_trend([int(p["score"]) for p in pain])
+        if trend:
+            ctx.say(f"  {trend}")
 
 
 def history_json(
-    cycle: Cycle, stopped: datetime | None, st: State, rows: list[Any]
+    cycle: Cycle, stopped: datetime | None, st: State, rows: list[Any], pain: list[Any]
 ) -> dict[str, Any]:
     def iso(moment: datetime) -> str:
         return moment.astimezone().isoformat(timespec="seconds")
@@ -543,6 +568,7 @@ def history_json(
             for s in rows
         ],
         "totals": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "pain": pain,
     }
 
 
@@ -616,6 +642,7 @@ def cmd_daemon(ctx: Context) -> None:
     cfg = ctx.config()
     store = ctx.store(create=True)
     assert store is not None
+    sync_quiet_hours(store, cfg, ctx.clock.now())
     run_daemon(store, ctx.clock, ctx.err, cfg)
 
 
@@ -634,6 +661,7 @@ def cmd_tui(ctx: Context) -> None:
     cfg = ctx.config()
     store = ctx.store(create=True)
     assert store is not None
+    sync_quiet_hours(store, cfg, ctx.clock.now())
     make_app(store, ctx.clock, config=cfg).run()
 
 

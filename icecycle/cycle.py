@@ -6,8 +6,9 @@ Value types are NamedTuples: `icecycle status` imports this module, and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal, NamedTuple
 
 __all__ = [
@@ -105,6 +106,10 @@ class State(NamedTuple):
     acknowledged: bool = False
     #: Rest still owed since the ice last came off (zero when rested enough).
     rest_owed: timedelta = timedelta(0)
+    #: Paused by quiet hours until then (it resumes by itself).
+    quiet_until: datetime | None = None
+    #: This phase runs into quiet hours: no session until then.
+    quiet_next: datetime | None = None
 
     @property
     def phase_remaining(self) -> timedelta:
@@ -236,9 +241,14 @@ class _Timeline:
 
 
 class Fold:
-    """The events of one cycle folded so far. `apply` takes them one at a time, in order."""
+    """The events of one cycle folded so far. `apply` takes them one at a time, in order.
 
-    def __init__(self, cycle: Cycle) -> None:
+    Quiet hours are folded in too, as arithmetic: the first automatic ice-on start that falls
+    inside them is held (the cycle pauses there) until they end, when it resumes with the
+    rest rule. A session under way when they begin ends at its normal time.
+    """
+
+    def __init__(self, cycle: Cycle, *, record: bool = False) -> None:
         self.cycle = cycle
         self.timeline = _Timeline(cycle.settings, cycle.window_end)
         self.seg: _Segment | None = None
@@ -251,6 +261,87 @@ class Fold:
         self.confirmed: set[int] = set()
         self.acknowledged: set[int] = set()
         self.ignored = 0
+        self.quiet: tuple[int, int] | None = None  # minutes after local midnight
+        self.tz: tzinfo | None = None  # None: the system's local time
+        self.hold: tuple[int, int] | None = None  # (held ice-on start, quiet end) of seg
+        self.quiet_until: int | None = None  # paused by quiet hours until then
+        self.record = record
+        self.closed: list[tuple[_Segment, int, str]] = []  # segment, ended at, ended by
+
+    # -- quiet hours -------------------------------------------------------------------
+
+    def _set_seg(self, seg: _Segment | None) -> None:
+        self.seg = seg
+        self.hold = self._find_hold(seg) if seg is not None and self.quiet else None
+
+    def _find_hold(self, seg: _Segment, after: int = 0) -> tuple[int, int] | None:
+        """The first automatic ice-on start of seg (after `after`) inside quiet hours."""
+        tl = self.timeline
+        first_auto = seg.start + seg.first_len + (tl.off if seg.first == ON else 0)
+        low = max(first_auto, after)
+        for qs, qe in self._quiet_intervals(low, tl.window_end):
+            target = max(qs, low)
+            k = max(0, -((first_auto - target) // tl.period))
+            x = first_auto + k * tl.period
+            if x < qe and x < tl.window_end:
+                return x, qe
+        return None
+
+    def _quiet_intervals(self, low: int, high: int) -> Iterator[tuple[int, int]]:
+        """Quiet hours as instants, in order, for every local night between low and high."""
+        assert self.quiet is not None
+        qs_min, qe_min = self.quiet
+        day = _local_date(low, self.tz) - timedelta(days=1)
+        last = _local_date(high, self.tz) + timedelta(days=1)
+        while day <= last:
+            qs = _local_us(day, qs_min, self.tz)
+            qe = _local_us(day + timedelta(days=1 if qe_min <= qs_min else 0), qe_min, self.tz)
+            if qe > low and qs < high:
+                yield qs, qe
+            day += timedelta(days=1)
+
+    def _set_quiet(self, data: str | None) -> None:
+        import json
+
+        try:
+            doc = json.loads(data) if data else {}
+        except ValueError:
+            doc = {}
+        span = doc.get("quiet_hours") if isinstance(doc, dict) else None
+        self.quiet = _parse_quiet(span) if span else None
+        self.tz = _zone(doc.get("tz")) if self.quiet else None
+
+    def _advance(self, t: int) -> None:
+        """Carry out the quiet-hours pauses and resumptions due by t."""
+        while True:
+            if self.seg is not None and self.hold is not None and self.hold[0] <= t:
+                x, qe = self.hold
+                self._end_segment(x, self.timeline.at(self.seg, x - 1), "quiet")
+                self.paused_at, self.quiet_until = x, qe
+                self._set_seg(None)
+            elif (
+                self.seg is None
+                and self.quiet_until is not None
+                and self.quiet_until <= t
+                and self.stopped_at is None
+            ):
+                qe = self.quiet_until
+                self.paused_at = self.quiet_until = None
+                self._set_seg(self._resumed(qe))
+            else:
+                return
+
+    def _probe(self, t: int) -> Fold:
+        """This fold as it stands at t: a copy advanced through quiet hours, if any are due."""
+        due = (self.seg is not None and self.hold is not None and self.hold[0] <= t) or (
+            self.seg is None and self.quiet_until is not None and self.quiet_until <= t
+        )
+        if not due:
+            return self
+        probe = copy.copy(self)
+        probe.record, probe.closed = False, []
+        probe._advance(t)
+        return probe
 
     # -- reading -----------------------------------------------------------------------
 
@@ -260,7 +351,8 @@ class Fold:
 
     def kind_at(self, moment: datetime) -> StateName:
         """The state's name at a moment (never before the last event: time runs forward)."""
-        return self._at(self._clamp(moment))[0]
+        t = self._clamp(moment)
+        return self._probe(t)._at(t)[0]
 
     def _at(self, t: int) -> tuple[StateName, _P | None]:
         """The state's name at t, and the running phase (computed once, reused)."""
@@ -273,8 +365,11 @@ class Fold:
 
     def state_at(self, now: datetime) -> State:
         """The state at `now`, by arithmetic from the last anchor."""
-        cyc, tl = self.cycle, self.timeline
         t = self._clamp(now)
+        return self._probe(t)._state(now, t)
+
+    def _state(self, now: datetime, t: int) -> State:
+        cyc, tl = self.cycle, self.timeline
         stopped = self.stopped_at is not None
         rest_owed = timedelta(microseconds=self._rest_owed(t))
         if stopped or t >= tl.window_end or self.seg is None:
@@ -282,18 +377,34 @@ class Fold:
             if self.seg is not None and not stopped:  # ran to the window end
                 done += tl.on_starts(self.seg, self.seg.start, tl.window_end)
             name: StateName = "done" if stopped or t >= tl.window_end else "paused"
+            quiet_until = None
             if name == "paused":
-                left = tl.on_starts(self._resumed(t), t, tl.window_end)
+                after = self._resumed(self.quiet_until if self.quiet_until else t)
+                left = self._left_from(after, after.start)
+                quiet_until = _dt(self.quiet_until) if self.quiet_until else None
             return State(
-                name, now, None, None, cyc, done, self.skipped, left, stopped, rest_owed=rest_owed
+                name,
+                now,
+                None,
+                quiet_until,
+                cyc,
+                done,
+                self.skipped,
+                left,
+                stopped,
+                rest_owed=rest_owed,
+                quiet_until=quiet_until,
             )
         p = tl.at(self.seg, t)
         in_progress = p.kind == ON
         # A session under way counts as left, not done, from its first instant.
         split = p.start if in_progress else t
         done = self.done + tl.on_starts(self.seg, self.seg.start, split)
-        left = tl.on_starts(self.seg, split, tl.window_end)
+        left = self._left_from(self.seg, split, self.hold)
         acked = p.start in (self.confirmed if in_progress else self.acknowledged)
+        quiet_next = None
+        if self.hold is not None and p.end >= self.hold[0]:  # the rest runs into quiet hours
+            quiet_next = _dt(self.hold[1])
         phase = _phase(p)
         return State(
             p.kind,
@@ -306,22 +417,53 @@ class Fold:
             left,
             acknowledged=acked,
             rest_owed=rest_owed,
+            quiet_next=quiet_next,
         )
+
+    def _left_from(self, seg: _Segment, t: int, hold: tuple[int, int] | bool | None = True) -> int:
+        """Ice-on starts from t to the window end, following the quiet-hours holds."""
+        tl = self.timeline
+        if hold is True:
+            hold = self._find_hold(seg) if self.quiet else None
+        count = 0
+        while True:
+            end = min(hold[0], tl.window_end) if hold else tl.window_end
+            count += tl.on_starts(seg, t, end)
+            if not hold or hold[1] >= tl.window_end:
+                return count
+            seg = _Segment(hold[1], ON, tl.on)  # after a night's hold the rest is long done
+            t = seg.start
+            hold = self._find_hold(seg)
 
     def phases_from(self, now: datetime, limit: int | None = None) -> list[Phase]:
         """The schedule ahead from the phase at `now` (as if resumed now, when paused)."""
-        return [_phase(p) for p in self._phases_from(self._clamp(now), limit)]
+        t = self._clamp(now)
+        return [_phase(p) for p in self._probe(t)._phases_from(t, limit)]
 
     def _phases_from(self, t: int, limit: int | None = None) -> list[_P]:
-        if self.stopped_at is not None or t >= self.timeline.window_end:
+        tl = self.timeline
+        if self.stopped_at is not None or t >= tl.window_end:
             return []
-        seg = self.seg if self.seg is not None else self._resumed(t)
+        if self.seg is not None:
+            seg, hold = self.seg, self.hold
+        else:
+            seg = self._resumed(self.quiet_until if self.quiet_until else t)
+            t = seg.start
+            hold = self._find_hold(seg) if self.quiet else None
         out: list[_P] = []
-        for p in self.timeline.phases(seg, t, self.timeline.window_end):
-            out.append(p)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        while True:
+            stop = min(hold[0], tl.window_end) if hold else tl.window_end
+            for p in tl.phases(seg, t, stop):
+                if hold and p.end > hold[0]:
+                    p = _P(p.kind, p.start, hold[0], p.by_person)
+                out.append(p)
+                if limit is not None and len(out) >= limit:
+                    return out
+            if not hold or hold[1] >= tl.window_end:
+                return out
+            seg = _Segment(hold[1], ON, tl.on)
+            t = seg.start
+            hold = self._find_hold(seg)
 
     def _ice_came_off(self, t: int, phase: _P | None = None) -> int | None:
         """When the ice last came off, as of t (t itself if ice is on at t)."""
@@ -351,10 +493,17 @@ class Fold:
         t = (event.at - _EPOCH) // _US
         if self.last_at is not None and t < self.last_at:
             t = self.last_at
+        if self.quiet_until is not None or self.hold is not None:
+            self._advance(t)
         self.last_at = t
         kind, (now, phase) = event.kind, self._at(t)
         if kind == "started":
-            self.seg = _Segment(t, ON, self.timeline.on)
+            self._set_quiet(event.data)
+            self._set_seg(_Segment(t, ON, self.timeline.on))
+            return
+        if kind == "quiet":  # the quiet hours changed from here on
+            self._set_quiet(event.data)
+            self.hold = self._find_hold(self.seg, t) if self.seg and self.quiet else None
             return
         if kind not in ALLOWED or now not in ALLOWED[kind]:
             self.ignored += kind in ALLOWED
@@ -364,36 +513,70 @@ class Fold:
             (self.confirmed if phase.kind == ON else self.acknowledged).add(phase.start)
             return
         if kind == "resume":
-            self.paused_at = None
-            self.seg = self._resumed(t)
+            self.paused_at = self.quiet_until = None
+            self._set_seg(self._resumed(t))
             return
-        self._close(t, phase, skipped=kind == "skip")
+        if self.seg is not None:
+            self._end_segment(t, phase, kind)
         if kind == "on":
-            self.paused_at = None
-            self.seg = _Segment(t, ON, self.timeline.on)
+            self.paused_at = self.quiet_until = None
+            self._set_seg(_Segment(t, ON, self.timeline.on))
             self.confirmed.add(t)
         elif kind in ("off", "skip"):
-            self.seg = _Segment(t, OFF, self.timeline.off)
+            self._set_seg(_Segment(t, OFF, self.timeline.off))
             self.acknowledged.add(t)
         elif kind == "pause":
-            self.paused_at, self.seg = t, None
+            self.paused_at = t
+            self._set_seg(None)
         elif kind == "stop":
-            self.stopped_at, self.seg = t, None
+            self.stopped_at, self.quiet_until = t, None
+            self._set_seg(None)
 
-    def _close(self, t: int, phase: _P | None, *, skipped: bool) -> None:
+    def _end_segment(self, t: int, phase: _P | None, ended_by: str) -> None:
         """End the running segment at t; an ice session in progress ends with it.
 
         `phase` is the phase at t, or None past the window end (a late `stop`)."""
-        if self.seg is None:
-            return
+        assert self.seg is not None
         seg = self.seg
         sessions = self.timeline.on_starts(seg, seg.start, t)  # one starting at t never began
         if phase is not None:
-            if skipped and phase.kind == ON and phase.start < t:
+            if ended_by == "skip" and phase.kind == ON and phase.start < t:
                 self.skipped += 1
                 sessions -= 1
             self.last_off = self._ice_came_off(t, phase)
         self.done += sessions
+        if self.record:
+            self.closed.append((seg, t, ended_by))
+
+
+def _parse_quiet(span: str) -> tuple[int, int] | None:
+    try:
+        start, end = span.split("-")
+        (sh, sm), (eh, em) = start.strip().split(":"), end.strip().split(":")
+        return int(sh) * 60 + int(sm), int(eh) * 60 + int(em)
+    except ValueError:
+        return None
+
+
+def _zone(name: object) -> tzinfo | None:
+    if not isinstance(name, str) or not name:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError):  # unknown or malformed name: the system's local time
+        return None
+
+
+def _local_date(us: int, tz: tzinfo | None) -> date:
+    moment = _dt(us)
+    return (moment.astimezone(tz) if tz is not None else moment.astimezone()).date()
+
+
+def _local_us(day: date, minute: int, tz: tzinfo | None) -> int:
+    naive = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
+    return _us(naive.replace(tzinfo=tz) if tz is not None else naive.astimezone())
 
 
 def fold(cycle: Cycle, events: Iterable[Event]) -> Fold:
@@ -412,9 +595,14 @@ def sessions(
 ) -> list[Session]:
     """Every ice session of the cycle, past, current and (as scheduled now) upcoming."""
     notes_us = {_us(k): v for k, v in (notes or {}).items()}
-    acc = Fold(cycle)
-    rows: list[tuple[int, int, SessionStatus]] = []  # start, end, status
+    acc = Fold(cycle, record=True)
+    for event in events:
+        acc.apply(event)
+    t = acc._clamp(now)
+    acc._advance(t)
+    state = acc._state(now, t)
     window_end = acc.timeline.window_end
+    rows: list[tuple[int, int, SessionStatus]] = []  # start, end, status
 
     def add(seg: _Segment, until: int, ended_by: str | None) -> None:
         """Sessions of a segment up to `until`; one cut short there ended by `ended_by`
@@ -427,14 +615,8 @@ def sessions(
             status: SessionStatus = "skipped" if cut and ended_by == "skip" else "done"
             rows.append((p.start, t_end if cut else p.end, status))
 
-    for event in events:
-        before = acc.seg
-        t = acc._clamp(event.at)
-        acc.apply(event)
-        if before is not None and acc.seg is not before:
-            add(before, t, event.kind)
-    state = acc.state_at(now)
-    t = acc._clamp(now)
+    for seg, ended_at, ended_by in acc.closed:
+        add(seg, ended_at, ended_by)
     if acc.seg is not None:
         add(acc.seg, t, None)
     for p in acc._phases_from(t):
@@ -443,12 +625,6 @@ def sessions(
             rows.append((p.start, p.end, "in progress" if under_way else "upcoming"))
     # Confirmations made later in a session apply to it too, so they are read at the end.
     return [
-        Session(
-            _dt(start),
-            _dt(end),
-            status,
-            start in acc.confirmed,
-            notes_us.get(start, ""),
-        )
+        Session(_dt(start), _dt(end), status, start in acc.confirmed, notes_us.get(start, ""))
         for start, end, status in rows
     ]

@@ -100,13 +100,16 @@ def reminder(now: datetime, ended: datetime) -> Notice:
     )
 
 
-def window_done(done: int, skipped: int, window: timedelta) -> Notice:
+def window_done(
+    done: int, skipped: int, window: timedelta, pain: list[int] | None = None
+) -> Notice:
     hours = round(window.total_seconds() / 3600)
     span = f"{hours}-hour" if hours >= 1 else format_duration(window.total_seconds())
+    trend = f" Pain went from {pain[0]} to {pain[-1]} out of 10." if pain and len(pain) > 1 else ""
     return Notice(
         "done",
         "Cold therapy window complete",
-        f"The {span} window is over: {done} sessions done, {skipped} skipped. "
+        f"The {span} window is over: {done} sessions done, {skipped} skipped.{trend} "
         "No more ice reminders.",
     )
 

@@ -124,7 +124,7 @@ class Runner:
             )
         elif st.state == "off" and phase and not phase.by_person:
             late = now - phase.start > LATE_AFTER
-            next_on = phase.end if phase.end < cyc.window_end else None
+            next_on = st.quiet_next or (phase.end if phase.end < cyc.window_end else None)
             out += self._claim(
                 "off",
                 phase.start,
@@ -142,7 +142,7 @@ class Runner:
                 0,
                 now,
                 False,
-                lambda: notify.window_done(st.done, st.skipped, cyc.settings.window),
+                lambda: notify.window_done(st.done, st.skipped, cyc.settings.window, self._pain()),
             )
         self._first = False
         self.armed = self._next_boundary(st)
@@ -211,10 +211,15 @@ class Runner:
             word = "session" if passed == 1 else "sessions"
             self.report(Report("passed", f"{passed} {word} passed while icecycle was closed"))
 
+    def _pain(self) -> list[int]:
+        return [
+            int(e.data) for e in self.events if e.kind == "pain" and e.data and e.data.isdigit()
+        ]
+
     def _next_boundary(self, st: State) -> datetime | None:
         assert self.cycle is not None
         if st.state == "paused":
-            return self.cycle.window_end
+            return st.quiet_until or self.cycle.window_end
         if st.phase is None:
             return None
         candidates = [st.phase.end]

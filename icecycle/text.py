@@ -82,6 +82,10 @@ def next_change(st: State) -> str:
     at = clock(st.next_change, st.now)
     if st.next_change >= st.cycle.window_end:
         return f"the window ends at {at}; that is the last change"
+    if st.state == "paused":
+        return f"ice on at {at}, when quiet hours end"
+    if st.quiet_next:
+        return f"quiet hours from {at} until {clock(st.quiet_next, st.now)}"
     return f"ice off at {at}" if st.state == "on" else f"ice on at {at}"
 
 
@@ -100,6 +104,11 @@ def sessions_line(st: State) -> str:
 def phase_line(st: State) -> str:
     """The headline: which phase, how long is left in it, and when it ends."""
     if st.phase is None:
+        if st.state == "paused" and st.quiet_until:
+            return (
+                f"Quiet hours until {clock(st.quiet_until, st.now)}: no reminders; the "
+                "next session starts then."
+            )
         if st.state == "paused":
             return "Paused: reminders are off until you resume (icecycle resume)."
         if st.state == "done":
@@ -111,6 +120,11 @@ def phase_line(st: State) -> str:
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"
     if st.cycle and st.phase.end >= st.cycle.window_end:
         return f"Ice off (rest): {left} left; the window ends at {ends}."
+    if st.quiet_next:
+        return (
+            f"Ice off (rest): {left} left; then quiet hours until "
+            f"{clock(st.quiet_next, st.now)}, and the next session."
+        )
     return f"Ice off (rest): {left} left, next session at {ends}."
 
 

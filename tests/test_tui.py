@@ -9,6 +9,7 @@ from textual.widgets import Input
 from icecycle.tui.app import QUIT_MESSAGE
 from icecycle.tui.screens.help import HelpScreen
 from icecycle.tui.screens.history import HistoryScreen
+from icecycle.tui.screens.pain import PainScreen
 from icecycle.tui.screens.start import StartScreen
 from icecycle.tui.screens.towel import TowelScreen
 from icecycle.tui.widgets.phase import PhasePanel
@@ -101,6 +102,10 @@ async def test_towel_modal_at_every_session_and_alarm_until_acknowledged(data_di
         await pilot.press("a")
         await pilot.pause()
         assert not panel.has_class("-urgent") and text_of(app, "#headline") == "REST · ice off"
+        assert isinstance(app.screen, PainScreen)
+        await pilot.press("escape")  # skipping the pain question stores nothing
+        await pilot.pause()
+        assert kinds(store)[-1] == "ack"
         await tick(app, pilot, clock, 89 * 60)  # the next session
         assert isinstance(app.screen, TowelScreen)
         assert [n.kind for n in app.runner.notifier.sent] == ["on", "off", "on"]
@@ -117,6 +122,10 @@ async def test_space_pause_skip_keys(data_dir, clock) -> None:
         await pilot.press("space")  # ice off
         await pilot.pause()
         assert kinds(store)[-1] == "off" and app.state.state == "off"
+        assert isinstance(app.screen, PainScreen)  # "Pain now, 0-10?"
+        await pilot.press("6")
+        await pilot.pause()
+        assert kinds(store)[-1] == "pain" and store.events(1)[-1].data == "6"
         await tick(app, pilot, clock, 60)
         await pilot.press("space")  # ice on again (too soon, but the person asked)
         await pilot.pause()

@@ -216,6 +216,8 @@ class IceCycleApp(App[None]):
             return False
         self.last_action = kind
         self.runner.poke()
+        if kind == "off" or (kind == "ack" and before.state == "off"):
+            self.ask_pain()
         message = confirmation(kind, before, after, acc).replace("`icecycle resume`", "p")
         if kind == "on" and before.rest_owed.total_seconds() >= 60:
             rested = acc.cycle.settings.off - before.rest_owed
@@ -223,6 +225,22 @@ class IceCycleApp(App[None]):
         self.notify(message, timeout=5)
         self.refresh_view()
         return True
+
+    def ask_pain(self) -> None:
+        from icecycle.tui.screens.pain import PainScreen
+
+        self.call_after_refresh(self.push_screen, PainScreen(), self._pain_answer)
+
+    def _pain_answer(self, score: int | None) -> None:
+        current = self.store.current()
+        if score is None or current is None:
+            return
+        try:
+            self.store.append(current[0].id, "pain", self.clock.now(), str(score))
+        except StoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"Pain {score}/10 noted.", timeout=4)
 
     def action_toggle_ice(self) -> None:
         st = self.state

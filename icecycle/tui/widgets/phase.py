@@ -38,6 +38,8 @@ class PhasePanel(OnlyChanges, Vertical):
             self.set_class(cls == f"-{st.state}", cls)
         self.set_class(urgent, "-urgent")
         headline = HEADLINES[st.state]
+        if st.quiet_until:
+            headline = f"QUIET HOURS until {format_clock(st.quiet_until, st.now)}"
         if urgent:
             headline = "TAKE THE ICE OFF NOW"
         self.put("#headline", headline)
@@ -56,6 +58,9 @@ class PhasePanel(OnlyChanges, Vertical):
         if st.state == "on":
             self.put("#until", f"left\nice off at {ends}")
             self.put("#phase-hint", text.TOWEL)
+        elif st.quiet_next:
+            quiet_end = format_clock(st.quiet_next, st.now)
+            self.put("#until", f"left\nthen quiet hours until {quiet_end}")
         else:
             self.put("#until", f"left\n{'window ends' if last else 'ice on at'} {ends}")
             self.put(
@@ -64,6 +69,8 @@ class PhasePanel(OnlyChanges, Vertical):
 
 
 def _idle_hint(st: State) -> str:
+    if st.quiet_until:
+        return "Quiet hours: no reminders. The next session starts when they end."
     if st.state == "paused":
         return "No reminders while paused. Press p to resume; the window keeps running."
     if st.state == "done":
