@@ -502,7 +502,7 @@ def cmd_history(ctx: Context) -> None:
             {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
             for e in events
             if e.kind == "pain" and e.data and e.data.isdigit()
-        ]
+        ]  # (pain_scores, with the times)
         report.append((cycle, stopped, st, rows, pain))
     if ctx.args.json:
         import json
@@ -517,7 +517,11 @@ def cmd_history(ctx: Context) -> None:
             if stopped
             else f"window ends {format_clock(cycle.window_end, now)}"
         )
-        ctx.say(f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}")
+        quiet = fold(cycle, store.events(cycle.id)).quiet
+        quiet_text = f", quiet hours {_span(quiet)}" if quiet else ""
+        ctx.say(
+            f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}{quiet_text}"
+        )
         ctx.say(f"  {'#':>3}  {'ice on':<16}  {'off':<5}  {'status':<11}  note")
         for n, s in enumerate(rows, 1):
             if s.status == "upcoming":
@@ -540,6 +544,11 @@ def cmd_history(ctx: Context) -> None:
         trend = text.pain_trend([int(p["score"]) for p in pain])
         if trend:
             ctx.say(f"  {trend}")
+
+
+def _span(quiet: tuple[int, int]) -> str:
+    (sh, sm), (eh, em) = divmod(quiet[0], 60), divmod(quiet[1], 60)
+    return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
 
 
 def history_json(

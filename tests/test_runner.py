@@ -228,3 +228,31 @@ async def test_scheduler_fires_at_the_boundary_in_real_time(store) -> None:
     assert [n.kind for n in rec.sent][:2] == ["on", "off"]
     sent = [c.sent for c in store.claims(1)]
     assert sent[1] is not None and (sent[1] - (now + timedelta(seconds=1))) < timedelta(seconds=1)
+
+
+async def test_quiet_hours_silence_the_night_and_wake_at_the_end(store, clock) -> None:
+    import json
+
+    from icecycle.cycle import Settings as S
+
+    night = clock.now().replace(hour=20, minute=0)
+    clock.set(night)
+    data = json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+    with store.transaction():
+        store.new_cycle(night, S(), night, data)
+    rec = Recorder()
+    runner = make(store, clock, rec)
+    await step(runner, clock)
+    for _ in range(40):  # through the night, in big steps to each armed boundary
+        clock.set(max(clock.now() + timedelta(seconds=1), runner.armed or clock.now()))
+        await runner.run_once()
+        if clock.now().hour == 7:
+            break
+    kinds_at = [(n.kind, n.body) for n in rec.sent]
+    assert [k for k, _ in kinds_at][-1] == "on"
+    assert runner.state().phase.start.hour == 7  # type: ignore[union-attr]
+    # Nothing but the reminders of the last rest went out between 23:00 and 07:00:
+    claims = [c for c in store.claims(1) if c.claimed.hour >= 23 or c.claimed.hour < 7]
+    assert {c.kind for c in claims} <= {"off"}
+    assert any("when the next session begins" in b and "07:00" in b for k, b in kinds_at
+               if k == "off")

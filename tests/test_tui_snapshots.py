@@ -95,3 +95,15 @@ def test_later_opened_after_time_passed(snap_compare, store, clock) -> None:
 
 
 _ = timedelta
+
+
+def test_quiet_hours(snap_compare, store, clock) -> None:
+    import json
+
+    evening = clock.now().replace(hour=20)
+    clock.set(evening)
+    with store.transaction():
+        store.new_cycle(evening, Settings(), evening,
+                        json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"}))
+    clock.advance(hours=6)  # 02:00: the 23:50 session waits for the morning
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE)

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from icecycle import text
-from icecycle.cli import Refused, act, confirmation, start_cycle
+from icecycle.cli import Refused, act, confirmation, pain_scores, start_cycle
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import Config
 from icecycle.cycle import State, sessions
@@ -272,6 +272,8 @@ class IceCycleApp(App[None]):
         rows = sessions(cycle, events, now, self.store.session_notes(cycle.id))
         st = self.state
         totals = f"Totals: {st.done} done, {st.skipped} skipped, {st.left} left" if st else ""
+        trend = text.pain_trend(pain_scores(events))
+        totals += f"   {trend}" if trend else ""
         from icecycle.tui.screens.history import HistoryScreen
 
         self.push_screen(HistoryScreen(rows, totals, now))

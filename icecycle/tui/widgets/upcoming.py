@@ -29,7 +29,7 @@ class Upcoming(Static):
         for p in phases[:ROWS]:
             what = "ice on" if p.kind == "on" else "rest"
             lines.append(f"{format_clock(p.start, st.now):<16}  {what}")
-        if st.state == "paused" and lines:
+        if st.state == "paused" and not st.quiet_until and lines:
             lines.insert(0, "if resumed now:")
         end = format_clock(st.cycle.window_end, st.now) if st.cycle else ""
         if len(phases) < ROWS and end:
