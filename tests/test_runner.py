@@ -254,5 +254,6 @@ async def test_quiet_hours_silence_the_night_and_wake_at_the_end(store, clock) -
     # Nothing but the reminders of the last rest went out between 23:00 and 07:00:
     claims = [c for c in store.claims(1) if c.claimed.hour >= 23 or c.claimed.hour < 7]
     assert {c.kind for c in claims} <= {"off"}
-    assert any("when the next session begins" in b and "07:00" in b for k, b in kinds_at
-               if k == "off")
+    assert any(
+        "when the next session begins" in b and "07:00" in b for k, b in kinds_at if k == "off"
+    )

@@ -103,7 +103,8 @@ def test_quiet_hours(snap_compare, store, clock) -> None:
     evening = clock.now().replace(hour=20)
     clock.set(evening)
     with store.transaction():
-        store.new_cycle(evening, Settings(), evening,
-                        json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"}))
+        store.new_cycle(
+            evening, Settings(), evening, json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+        )
     clock.advance(hours=6)  # 02:00: the 23:50 session waits for the morning
     assert snap_compare(app_for(store, clock), terminal_size=SIZE)
