@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Literal, Protocol
+from typing import IO, Literal, NamedTuple, Protocol
 
 from icecycle.durations import format_clock, format_duration
 
@@ -159,30 +159,50 @@ class DesktopNotifier:
         self.timeout = timeout
 
     def send(self, notice: Notice) -> Result:
-        payload = json.dumps(notice.__dict__)
-        try:
-            child = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, payload],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # its own group: a timeout kills it all
-            )
-        except OSError as exc:
-            return Result(self.name, False, f"could not start the notifier ({exc})")
-        try:
-            _, err = child.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(child)
+        run = _run_limited(
+            [sys.executable, "-c", _CHILD, json.dumps(notice.__dict__)], None, self.timeout
+        )
+        if run.failed_to_start:
+            return Result(self.name, False, f"could not start the notifier ({run.stderr})")
+        if run.timed_out:
             return Result(
                 self.name,
                 False,
                 f"no answer within {self.timeout:g}s (is the notification daemon hung?)",
             )
-        if child.returncode != 0:
-            return Result(self.name, False, _why(err))
+        if run.returncode != 0:
+            return Result(self.name, False, _why(run.stderr))
         return Result(self.name, True)
+
+
+class _Run(NamedTuple):
+    returncode: int | None
+    stderr: str
+    timed_out: bool = False
+    failed_to_start: bool = False
+
+
+def _run_limited(argv: list[str], env: dict[str, str] | None, timeout: float) -> _Run:
+    """Run a child with no terminal: output captured (nothing reaches the screen), its own
+    process group (so a timeout kills it and whatever it started), a time limit."""
+    try:
+        child = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return _Run(None, exc.strerror or str(exc), failed_to_start=True)
+    try:
+        _, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(child)
+        return _Run(None, "", timed_out=True)
+    return _Run(child.returncode, err)
 
 
 def _kill_group(child: subprocess.Popen[str]) -> None:
@@ -231,25 +251,13 @@ class HookNotifier:
                 "ICECYCLE_URGENCY": notice.urgency,
             }
         )
-        try:
-            child = subprocess.Popen(
-                self.argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return Result(self.name, False, f"cannot run {self.argv[0]} ({exc.strerror})")
-        try:
-            _, err = child.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(child)
+        run = _run_limited(self.argv, env, self.timeout)
+        if run.failed_to_start:
+            return Result(self.name, False, f"cannot run {self.argv[0]} ({run.stderr})")
+        if run.timed_out:
             return Result(self.name, False, f"{self.argv[0]} took over {self.timeout:g}s; stopped")
-        if child.returncode != 0:
-            last = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+        if run.returncode != 0:
+            last = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
             return Result(self.name, False, f"{self.argv[0]} failed: {last[:200]}")
         return Result(self.name, True)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -21,7 +21,7 @@ from icecycle.durations import format_duration
 from icecycle.notify import Notifier, notifier_for
 from icecycle.runner import Report, Runner
 from icecycle.store import Store, StoreError
-from icecycle.tui.screens.towel import TowelScreen, towel_for
+from icecycle.tui.screens.towel import towel_for
 from icecycle.tui.widgets.phase import PhasePanel
 from icecycle.tui.widgets.upcoming import Upcoming
 from icecycle.tui.widgets.window import WindowPanel
@@ -83,6 +83,7 @@ class IceCycleApp(App[None]):
         self.state: State | None = None
         self.urgent = False
         self._phase_key: tuple[str, object] | None = None
+        self._opening: set[type] = set()
         self.desktop_line = "Desktop notifications: not tried yet (`icecycle notify-test` checks)"
 
     # -- layout ------------------------------------------------------------------------
@@ -156,10 +157,7 @@ class IceCycleApp(App[None]):
     def _phase_changed(self, st: State, first: bool) -> None:
         if st.state == "on" and st.phase and not st.acknowledged:
             self.ring()
-            if not isinstance(self.screen, TowelScreen):
-                # after the next refresh, so the dashboard is painted behind it
-                towel = towel_for(st.phase.end, st.now)
-                self.call_after_refresh(self.push_screen, towel, self._towel_answer)
+            self._open_once(towel_for(st.phase.end, st.now), self._towel_answer)
         elif st.state == "off" and st.phase and not st.phase.by_person and not st.acknowledged:
             self.ring()
         elif st.state == "done" and not first:
@@ -226,10 +224,25 @@ class IceCycleApp(App[None]):
         self.refresh_view()
         return True
 
+    def _open_once(self, screen: Screen[Any], callback: Callable[[Any], None]) -> None:
+        """Open a dialog after the next refresh (so the dashboard is painted behind it),
+        unless one of its kind is open or on its way: never two of the same."""
+        kind = type(screen)
+        if kind in self._opening or any(isinstance(s, kind) for s in self.screen_stack):
+            return
+        self._opening.add(kind)
+
+        def push() -> None:
+            self._opening.discard(kind)
+            if not any(isinstance(s, kind) for s in self.screen_stack):
+                self.push_screen(screen, callback)
+
+        self.call_after_refresh(push)
+
     def ask_pain(self) -> None:
         from icecycle.tui.screens.pain import PainScreen
 
-        self.call_after_refresh(self.push_screen, PainScreen(), self._pain_answer)
+        self._open_once(PainScreen(), self._pain_answer)
 
     def _pain_answer(self, score: int | None) -> None:
         current = self.store.current()

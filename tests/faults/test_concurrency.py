@@ -79,9 +79,9 @@ def test_everyone_at_once(tmp_path: Path) -> None:
         if r.returncode not in (0, 1) or "locked" in r.stderr or "busy" in r.stderr:
             errors.append(f"{kind}: {r.returncode} {r.stderr.strip()}")
     tui_done: Counter[str] = Counter()
-    for p in tuis:
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err[-2000:]
+    for i, p in enumerate(tuis):
+        out, _ = p.communicate(timeout=SECONDS + 60)
+        assert p.returncode == 0, (tmp_path / f"tui{i}.err").read_text()[-3000:]
         report = json.loads(out.strip().splitlines()[-1])
         tui_done.update(report["done"])
         errors += report["errors"]

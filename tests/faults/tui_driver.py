@@ -5,6 +5,7 @@ python -m tests.faults.tui_driver DATA_DIR SECONDS LOGFILE -> prints its success
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import random
 import sys
@@ -18,6 +19,8 @@ from icecycle.tui.app import make_app
 
 def main() -> None:
     data_dir, seconds, log = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    # If it ever hangs, say where, on stderr, and stop: a hung test tells nothing.
+    faulthandler.dump_traceback_later(seconds + 40, exit=True)
     store = Store.open(data_dir)
     assert store is not None
     with open(log, "a") as fh:
