@@ -37,7 +37,7 @@ def bench_status(env: dict[str, str]) -> None:
     # The person answered the towel prompt, as they usually will: the dashboard then shows
     # the countdown, not the modal.
     subprocess.run([ICECYCLE, "ack"], env=env, check=True, capture_output=True)
-    for flag in ("--json",):
+    for flag in ("--json", "--waybar"):
         ours, base = interleaved([ICECYCLE, "status", flag], [PY, "-c", "pass"], 30, env)
         r = ours / base
         row(

@@ -32,6 +32,8 @@ def test_export_sessions_with_alarms_and_stable_uids(run, clock, tmp_path: Path)
     assert alarms[1]["trigger"].params["RELATED"] == "END"
     uids = [str(e["uid"]) for e in events]
     assert len(set(uids)) == 36
+    assert run("export", str(out)).code == 0  # exported again, unchanged: the same UIDs
+    assert [str(e["uid"]) for e in parse(out)] == uids
     # After a pause the times move, and the same sessions keep their UIDs.
     clock.advance(minutes=5)
     run("pause")

@@ -94,9 +94,6 @@ def test_later_opened_after_time_passed(snap_compare, store, clock) -> None:
     assert snap_compare(app_for(store, clock), terminal_size=(100, 30))
 
 
-_ = timedelta
-
-
 def test_quiet_hours(snap_compare, store, clock) -> None:
     import json
 
@@ -108,3 +105,12 @@ def test_quiet_hours(snap_compare, store, clock) -> None:
         )
     clock.advance(hours=6)  # 02:00: the 23:50 session waits for the morning
     assert snap_compare(app_for(store, clock), terminal_size=SIZE)
+
+
+def test_history_with_pain_trend(snap_compare, store, clock) -> None:
+    cid = start_cycle(store)
+    for minutes, score in ((20, 8), (140, 6), (255, 5), (370, 3)):
+        clock.set(clock.now().replace(hour=10, minute=0) + timedelta(minutes=minutes))
+        store.append(cid, "pain", clock.now(), str(score))
+    clock.advance(minutes=10)
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE, press=["escape", "h"])
