@@ -211,3 +211,20 @@ async def test_external_stop_brings_back_the_start_screen(data_dir, clock) -> No
         open_store(data_dir).append(cid, "stop", clock.now())
         await tick(app, pilot, clock, 1)
         assert isinstance(app.screen, StartScreen)
+
+
+async def test_a_towel_question_left_open_cannot_silence_the_alarm(data_dir, clock) -> None:
+    store = open_store(data_dir)
+    start_cycle(store)
+    app = app_for(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TowelScreen)  # nobody answers it...
+        await tick(app, pilot, clock, 25 * 60 + 5)  # ...and the session ends
+        await pilot.pause()
+        assert not isinstance(app.screen, TowelScreen)  # the stale question is gone
+        assert app.urgent
+        # and an answer to a stale question changes nothing
+        app._towel_answer("ack", store.events(1)[0].at)
+        await pilot.pause()
+        assert app.urgent and kinds(store) == ["started"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -41,7 +41,7 @@ QUIT_MESSAGE = (
 def desktop_status(ok: bool, detail: str = "") -> str:
     if ok:
         return "Desktop notifications: working"
-    return f"Desktop notifications: NOT working ({detail}). Alerts still show here, with the bell."
+    return f"Desktop notifications: NOT working: {detail}. Alerts still show here, with the bell."
 
 
 class IceCycleApp(App[None]):
@@ -155,9 +155,14 @@ class IceCycleApp(App[None]):
         dashboard.query_one(Upcoming).show(st, self.runner.acc)
 
     def _phase_changed(self, st: State, first: bool) -> None:
+        self._close_stale_towel(st)
         if st.state == "on" and st.phase and not st.acknowledged:
             self.ring()
-            self._open_once(towel_for(st.phase.end, st.now), self._towel_answer)
+            start = st.phase.start
+            self._open_once(
+                towel_for(start, st.phase.end, st.now),
+                lambda answer: self._towel_answer(answer, start),
+            )
         elif st.state == "off" and st.phase and not st.phase.by_person and not st.acknowledged:
             self.ring()
         elif st.state == "done" and not first:
@@ -299,9 +304,24 @@ class IceCycleApp(App[None]):
     def action_quit_calmly(self) -> None:
         self.exit(message=QUIT_MESSAGE)
 
-    def _towel_answer(self, answer: str | None) -> None:
-        if answer in ("ack", "skip"):
-            self.perform(answer)
+    def _close_stale_towel(self, st: State) -> None:
+        """A towel question belongs to its session: once that is over, the dialog goes, so a
+        late "Ice is on" can never answer (and silence) the alarm to take the ice off."""
+        from icecycle.tui.screens.towel import TowelScreen
+
+        current = st.phase.start if st.state == "on" and st.phase else None
+        screen = self.screen
+        if isinstance(screen, TowelScreen) and screen.session_start != current:
+            screen.dismiss(None)  # (one lower in the stack is caught by _towel_answer)
+
+    def _towel_answer(self, answer: str | None, session_start: datetime) -> None:
+        st = self.runner.state()
+        if answer not in ("ack", "skip") or st is None:
+            return
+        if st.state != "on" or st.phase is None or st.phase.start != session_start:
+            self.notify("That session is already over; nothing was changed.", timeout=5)
+            return
+        self.perform(answer)
 
     def _started(self, request: StartRequest | None) -> None:
         if request is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,9 +22,10 @@ class TowelScreen(ModalScreen[str]):
         Binding("s", "answer('skip')", "Skip"),
     ]
 
-    def __init__(self, ends_at: str) -> None:
+    def __init__(self, ends_at: str, session_start: datetime | None = None) -> None:
         super().__init__()
         self.ends_at = ends_at
+        self.session_start = session_start  # the answer is about this session only
 
     def compose(self) -> ComposeResult:
         with Vertical(id="towel"):
@@ -44,5 +47,5 @@ class TowelScreen(ModalScreen[str]):
         self.dismiss(answer)
 
 
-def towel_for(end, now) -> TowelScreen:  # type: ignore[no-untyped-def]
-    return TowelScreen(format_clock(end, now))
+def towel_for(start: datetime, end: datetime, now: datetime) -> TowelScreen:
+    return TowelScreen(format_clock(end, now), start)

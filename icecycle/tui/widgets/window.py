@@ -24,7 +24,7 @@ class WindowPanel(OnlyChanges, Vertical):
         left = st.window_remaining.total_seconds()
         self.put(
             "#window-left",
-            f"{format_duration(left, with_seconds=False)} left" if left > 0 else "Window over",
+            f"{format_duration(left)} left" if left > 0 else "Window over",
         )
         self.put("#window-end", f"ends {format_clock(st.cycle.window_end, st.now)}")
         self.put(
