@@ -494,9 +494,11 @@ def cmd_history(ctx: Context) -> None:
         return
     assert store is not None
     report = []
+    quiet_of: dict[int, tuple[int, int] | None] = {}
     for cycle, stopped in cycles:
         events = store.events(cycle.id)
-        st = fold(cycle, events).state_at(now)
+        acc = fold(cycle, events)
+        st = acc.state_at(now)
         rows = sessions(cycle, events, now, store.session_notes(cycle.id))
         pain: list[dict[str, Any]] = [
             {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
@@ -504,6 +506,7 @@ def cmd_history(ctx: Context) -> None:
             if e.kind == "pain" and e.data and e.data.isdigit()
         ]  # (pain_scores, with the times)
         report.append((cycle, stopped, st, rows, pain))
+        quiet_of[cycle.id] = acc.quiet
     if ctx.args.json:
         import json
 
@@ -517,7 +520,7 @@ def cmd_history(ctx: Context) -> None:
             if stopped
             else f"window ends {format_clock(cycle.window_end, now)}"
         )
-        quiet = fold(cycle, store.events(cycle.id)).quiet
+        quiet = quiet_of[cycle.id]
         quiet_text = f", quiet hours {_span(quiet)}" if quiet else ""
         ctx.say(
             f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}{quiet_text}"

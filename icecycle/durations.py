@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 __all__ = [
     "InputError",
     "format_clock",
+    "format_countdown",
     "format_duration",
     "format_span",
     "parse_duration",
@@ -121,6 +122,14 @@ def format_span(seconds: int) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return "".join(parts) or "0s"
+
+
+def format_countdown(seconds: float) -> str:
+    """12:34, or 1:05:00 past an hour; rounded up, so 00:00 shows only at the very end."""
+    total = max(0, int(-(-seconds // 1)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def format_clock(moment: datetime, now: datetime, tz: tzinfo | None = None) -> str:

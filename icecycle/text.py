@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from icecycle.cycle import State
-from icecycle.durations import format_clock, format_duration
+from icecycle.durations import format_clock, format_countdown, format_duration
 
 TOWEL = "Keep a thin towel between the ice pack and your skin."
 NOT_ADVICE = (
@@ -149,13 +149,13 @@ def _clock_or_empty(moment: datetime | None, now: datetime) -> str:
 
 def status_fields(st: State) -> dict[str, str | int]:
     """The values `status --format` can use, all short enough for a status bar."""
-    from icecycle.tui_free import countdown
-
     cyc = st.cycle
     return {
         "state": st.state,
         "phase": _SHORT[st.state],
-        "phase_remaining": countdown(st.phase_remaining.total_seconds()) if st.phase else "",
+        "phase_remaining": (
+            format_countdown(st.phase_remaining.total_seconds()) if st.phase else ""
+        ),
         "phase_ends": _clock_or_empty(st.phase.end if st.phase else None, st.now),
         "next_change": _clock_or_empty(st.next_change, st.now),
         "window_remaining": (

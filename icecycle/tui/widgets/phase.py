@@ -8,9 +8,8 @@ from textual.widgets import Digits, Label, ProgressBar
 
 from icecycle import text
 from icecycle.cycle import State
-from icecycle.durations import format_clock
+from icecycle.durations import format_clock, format_countdown
 from icecycle.tui.widgets.changes import OnlyChanges, steps
-from icecycle.tui_free import countdown
 
 HEADLINES = {
     "on": "ICE ON",
@@ -50,7 +49,7 @@ class PhasePanel(OnlyChanges, Vertical):
             self.put("#phase-hint", _idle_hint(st))
             return
         remaining = st.phase_remaining.total_seconds()
-        self.put("#countdown", countdown(remaining))
+        self.put("#countdown", format_countdown(remaining))
         length = st.phase.length.total_seconds()
         self.put("#phase-bar", steps(length - remaining, length))
         ends = format_clock(st.phase.end, st.now)
