@@ -9,7 +9,7 @@ from typing import IO
 
 from icecycle.clock import Clock
 from icecycle.config import Config
-from icecycle.notify import notifier_for
+from icecycle.notify import FanOut, TerminalNotifier, notifier_for
 from icecycle.runner import Report, Runner
 from icecycle.store import Store
 
@@ -29,6 +29,8 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
         say(r.text)
 
     notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: say(line))
+    if log.isatty():  # run by hand in a terminal: ring its bell too
+        notifier = FanOut([notifier, TerminalNotifier(log)], say)
     runner = Runner(
         store,
         clock,

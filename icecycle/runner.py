@@ -230,12 +230,6 @@ class Runner:
 
     # -- delivering ----------------------------------------------------------------------
 
-    def deliver(self, d: Delivery) -> Result:
-        """Send one notice now (blocking) and record it. For tests and the sync path."""
-        result = self.notifier.send(d.notice)
-        self._record(d, result)
-        return result
-
     async def deliver_async(self, d: Delivery) -> Result:
         result = await asyncio.to_thread(self.notifier.send, d.notice)
         self._record(d, result)
