@@ -6,20 +6,29 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from icecycle import __version__, text
+from icecycle import __version__, actions, formats, text
+from icecycle.actions import (
+    ICE_WARN_S,
+    Refused,
+    _idle,
+    cycle_data,
+    pain_scores,
+    parse_setting,
+    parse_since,
+    start_cycle,
+    sync_quiet_hours,
+)
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import ConfigError
-from icecycle.cycle import ALLOWED, Cycle, Event, Fold, Settings, State, fold, sessions
+from icecycle.cycle import ALLOWED, Fold, Settings, fold, sessions
 from icecycle.durations import (
     InputError,
     format_clock,
     format_duration,
     format_span,
-    parse_duration,
-    parse_when,
 )
 from icecycle.ics import CalendarError
 from icecycle.store import Store, StoreError, resolve_data_dir
@@ -28,21 +37,6 @@ if TYPE_CHECKING:
     import argparse
 
     from icecycle.config import Config
-
-LIMITS = {  # (shortest, longest) in seconds; the short ends are for trying it out
-    "on": (1, 2 * 3600),
-    "off": (1, 24 * 3600),
-    "window": (5, 7 * 86400),
-}
-ICE_WARN_S = 30 * 60
-
-
-class Refused(Exception):
-    """An action that does not apply now, or bad arguments found after parsing."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _parser_class() -> type[argparse.ArgumentParser]:
@@ -55,30 +49,6 @@ def _parser_class() -> type[argparse.ArgumentParser]:
             self.exit(2, f"icecycle: error: {message} (see icecycle --help)\n")
 
     return _Parser
-
-
-def parse_setting(name: str, value: str) -> int:
-    """Seconds for --on, --off or --window, within their limits; InputError otherwise."""
-    low, high = LIMITS[name]
-    seconds = parse_duration(value, "h" if name == "window" else "m")
-    if not low <= seconds <= high:
-        raise InputError(
-            f"'{value}' is out of range; --{name} takes {format_span(low)} to {format_span(high)}"
-        )
-    return seconds
-
-
-def parse_since(value: str, now: datetime, window_s: int) -> datetime:
-    """When the spasm began: not in the future, and not so long ago the window is over."""
-    since = parse_when(value, now)
-    if since > now + timedelta(seconds=1):
-        raise InputError(f"'{value}' is in the future; give when the spasm began, e.g. 3h ago")
-    if since + timedelta(seconds=window_s) <= now:
-        raise InputError(
-            f"'{value}' is more than {format_span(window_s)} ago, so the window would already "
-            "be over; give a later time or a longer --window"
-        )
-    return min(since, now)
 
 
 def _duration(name: str, bare_unit: str) -> Callable[[str], int]:
@@ -166,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEMPLATE",
         default=None,
         help="one line from a template, e.g. '{state} {phase_remaining}'; "
-        f"fields: {', '.join(text.FORMAT_FIELDS)}",
+        f"fields: {', '.join(formats.FORMAT_FIELDS)}",
     )
     shape.add_argument(
         "--waybar",
@@ -245,102 +215,7 @@ def _running(ctx: Context) -> tuple[Store | None, Fold | None, datetime]:
     return store, (fold(*current) if current else None), now
 
 
-def _idle(now: datetime) -> State:
-    return State("idle", now, None, None, None)
-
-
 # -- commands -------------------------------------------------------------------------
-
-
-def cycle_data(cfg: Config) -> str | None:
-    """What a new cycle records besides its lengths: the quiet hours and the time zone they
-    are read in, so a later change of the config never rewrites the past."""
-    if not cfg.quiet_hours:
-        return None
-    import json
-
-    return json.dumps({"quiet_hours": cfg.quiet_hours, "tz": local_zone_name()})
-
-
-def sync_quiet_hours(store: Store, cfg: Config, now: datetime) -> bool:
-    """If the config's quiet hours differ from the running cycle's, record the change as an
-    event from now on (the past keeps the quiet hours it had). True if one was recorded."""
-    current = store.current()
-    if current is None:
-        return False
-    cycle, events = current
-    acc = fold(cycle, events)
-    from icecycle.config import parse_quiet_hours
-
-    wanted = parse_quiet_hours(cfg.quiet_hours) if cfg.quiet_hours else None
-    if acc.quiet == wanted:
-        return False
-    store.append(cycle.id, "quiet", now, cycle_data(cfg) or "")
-    return True
-
-
-def local_zone_name() -> str | None:
-    """The IANA name of the local time zone, if the system says it."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        try:
-            target = os.path.realpath("/etc/localtime")
-        except OSError:
-            return None
-        name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-    return name or None
-
-
-def start_cycle(
-    store: Store,
-    since: datetime,
-    settings: Settings,
-    now: datetime,
-    force: bool = False,
-    data: str | None = None,
-) -> Cycle:
-    """Begin a cycle, stopping a finished one (or, with force, a running one) first."""
-    with store.transaction():
-        current = store.current()
-        if current:
-            st = fold(*current).state_at(now)
-            if st.state != "done" and not force:
-                raise Refused(
-                    f"a cycle is already running ({text.describe(st)}); "
-                    "`icecycle start --force` stops it and starts anew"
-                )
-            store.append(current[0].id, "stop", now)
-        return store.new_cycle(since, settings, now, data)
-
-
-class Done(NamedTuple):
-    kind: str  # what was stored: `off` while resting is stored as `ack`
-    before: State
-    after: State
-    acc: Fold
-
-
-def act(store: Store | None, kind: str, now: datetime) -> Done:
-    """Check an action against the state now and append it, in one transaction.
-
-    Raises Refused if it does not apply.
-    """
-    if store is None:
-        raise Refused(text.refusal(kind, _idle(now)))
-    with store.transaction():
-        current = store.current()
-        if current is None:
-            raise Refused(text.refusal(kind, _idle(now)))
-        cycle, events = current
-        acc = fold(cycle, events)
-        before = acc.state_at(now)
-        if kind == "off" and before.state == "off" and not before.acknowledged:
-            kind = "ack"  # "I took it off": answers the ice-off alarm
-        if before.state not in ALLOWED[kind]:
-            raise Refused(text.refusal(kind, before))
-        store.append(cycle.id, kind, now)
-    acc.apply(Event(kind, now))
-    return Done(kind, before, acc.state_at(now), acc)
 
 
 def cmd_start(ctx: Context) -> None:
@@ -377,11 +252,11 @@ def cmd_status(ctx: Context) -> None:
     if ctx.args.json or ctx.args.waybar:
         import json
 
-        ctx.say(json.dumps(text.waybar(st) if ctx.args.waybar else status_json(st)))
+        ctx.say(json.dumps(formats.waybar(st) if ctx.args.waybar else formats.status_json(st)))
         return
     if ctx.args.format is not None:
         try:
-            ctx.say(text.format_status(ctx.args.format, st))
+            ctx.say(formats.format_status(ctx.args.format, st))
         except (KeyError, ValueError, IndexError) as exc:
             raise Refused(f"argument --format: {exc.args[0] if exc.args else exc}", 2) from None
         return
@@ -394,92 +269,17 @@ def cmd_status(ctx: Context) -> None:
     ctx.say(text.sessions_line(st))
 
 
-def status_json(st: State) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return moment.astimezone().isoformat(timespec="seconds") if moment else None
-
-    def secs(delta: timedelta) -> int:
-        return max(0, round(delta.total_seconds()))
-
-    cyc = st.cycle if st.state != "idle" else None
-    return {
-        "state": st.state,
-        "now": iso(st.now),
-        "phase": None
-        if st.phase is None
-        else {
-            "kind": st.phase.kind,
-            "started": iso(st.phase.start),
-            "ends": iso(st.phase.end),
-            "remaining_s": secs(st.phase_remaining),
-        },
-        "next_change": iso(st.next_change),
-        "window": None
-        if cyc is None
-        else {
-            "start": iso(cyc.window_start),
-            "end": iso(cyc.window_end),
-            "length_s": cyc.settings.window_s,
-            "elapsed_s": secs(st.window_elapsed),
-            "remaining_s": secs(st.window_remaining),
-        },
-        "sessions": {"done": st.done, "skipped": st.skipped, "left": st.left},
-        "settings": None
-        if cyc is None
-        else {
-            "on_s": cyc.settings.on_s,
-            "off_s": cyc.settings.off_s,
-            "window_s": cyc.settings.window_s,
-        },
-    }
-
-
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
     now = ctx.clock.now()
-    kind, before, after, acc = act(ctx.store(), ctx.args.command, now)
+    kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, now)
     if after.state == "on" and before.state != "on" and before.rest_owed.total_seconds() >= 60:
         rested = acc.cycle.settings.off - before.rest_owed
         ctx.warn(
             f"the ice came off only {format_duration(rested.total_seconds())} ago; "
             f"the plan rests {format_span(acc.cycle.settings.off_s)} between sessions"
         )
-    ctx.say(confirmation(kind, before, after, acc))
-
-
-def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
-    """One short line saying what the action changed."""
-    now = after.now
-    upcoming = next(
-        (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
-    )
-    nxt = text.next_session(after, upcoming)
-    if kind == "on":
-        assert after.phase is not None
-        return f"Ice on until {format_clock(after.phase.end, now)}. {text.TOWEL}"
-    if kind == "off":
-        return f"Ice off; that session counts as done. {nxt}"
-    if kind == "skip":
-        return f"Session skipped; rest as usual. {nxt}"
-    if kind == "pause":
-        return (
-            "Paused: no reminders until `icecycle resume`. The window does not stop: "
-            f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
-        )
-    if kind == "resume":
-        if after.state == "off" and after.phase:
-            return (
-                f"Resumed: rest still owed until {format_clock(after.phase.end, now)}, then ice on."
-            )
-        return f"Resumed: ice on now. {text.TOWEL}"
-    if kind == "stop":
-        return (
-            f"Stopped the cycle ({after.done} sessions done, {after.skipped} skipped); "
-            "`icecycle history` keeps it."
-        )
-    if before.state == "on":
-        return "Confirmed: ice is on, with a towel under it."
-    return "Acknowledged: the ice is off. No more reminders for this rest."
+    ctx.say(text.confirmation(kind, before, after, acc))
 
 
 def cmd_history(ctx: Context) -> None:
@@ -510,7 +310,7 @@ def cmd_history(ctx: Context) -> None:
     if ctx.args.json:
         import json
 
-        ctx.say(json.dumps({"cycles": [history_json(*r) for r in report]}))
+        ctx.say(json.dumps({"cycles": [formats.history_json(*r) for r in report]}))
         return
     for i, (cycle, stopped, st, rows, pain) in enumerate(report):
         if i:
@@ -521,7 +321,7 @@ def cmd_history(ctx: Context) -> None:
             else f"window ends {format_clock(cycle.window_end, now)}"
         )
         quiet = quiet_of[cycle.id]
-        quiet_text = f", quiet hours {_span(quiet)}" if quiet else ""
+        quiet_text = f", quiet hours {text.quiet_span(quiet)}" if quiet else ""
         ctx.say(
             f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}{quiet_text}"
         )
@@ -549,41 +349,6 @@ def cmd_history(ctx: Context) -> None:
             ctx.say(f"  {trend}")
 
 
-def _span(quiet: tuple[int, int]) -> str:
-    (sh, sm), (eh, em) = divmod(quiet[0], 60), divmod(quiet[1], 60)
-    return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
-
-
-def history_json(
-    cycle: Cycle, stopped: datetime | None, st: State, rows: list[Any], pain: list[Any]
-) -> dict[str, Any]:
-    def iso(moment: datetime) -> str:
-        return moment.astimezone().isoformat(timespec="seconds")
-
-    return {
-        "id": cycle.id,
-        "window": {"start": iso(cycle.window_start), "end": iso(cycle.window_end)},
-        "stopped": iso(stopped) if stopped else None,
-        "settings": {
-            "on_s": cycle.settings.on_s,
-            "off_s": cycle.settings.off_s,
-            "window_s": cycle.settings.window_s,
-        },
-        "sessions": [
-            {
-                "start": iso(s.start),
-                "end": iso(s.end),
-                "status": s.status,
-                "confirmed": s.confirmed,
-                "note": s.note or None,
-            }
-            for s in rows
-        ],
-        "totals": {"done": st.done, "skipped": st.skipped, "left": st.left},
-        "pain": pain,
-    }
-
-
 def cmd_pain(ctx: Context) -> None:
     now, score = ctx.clock.now(), ctx.args.score
     store = ctx.store()
@@ -598,10 +363,6 @@ def cmd_pain(ctx: Context) -> None:
         else ""
     )
     ctx.say(f"Pain {score}/10 noted.{trend}")
-
-
-def pain_scores(events: list[Event]) -> list[int]:
-    return [int(e.data) for e in events if e.kind == "pain" and e.data and e.data.isdigit()]
 
 
 def cmd_export(ctx: Context) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from icecycle import notify
 from icecycle.clock import Clock
 from icecycle.cycle import Cycle, Event, Fold, State, fold, sessions
+from icecycle.formats import hook_env
 from icecycle.notify import Notice, Notifier, Result
 from icecycle.store import Store, StoreError
 
@@ -106,7 +107,7 @@ class Runner:
             self._first = False
             return out
         cyc, st = self.cycle, self.acc.state_at(now)
-        self._env = _hook_env(st)
+        self._env = hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
         if seen != self._phase_seen and st.state != "paused":
@@ -342,21 +343,3 @@ class Runner:
             self._scheduler = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=notify.DESKTOP_TIMEOUT_S + 1)
-
-
-def _hook_env(st: State) -> tuple[tuple[str, str], ...]:
-    """The state for a hook, as ICECYCLE_* variables (times in ISO 8601, local offset)."""
-
-    def iso(moment: datetime | None) -> str:
-        return moment.astimezone().isoformat(timespec="seconds") if moment else ""
-
-    cyc = st.cycle
-    return (
-        ("ICECYCLE_STATE", st.state),
-        ("ICECYCLE_PHASE_ENDS", iso(st.phase.end if st.phase else None)),
-        ("ICECYCLE_NEXT_CHANGE", iso(st.next_change)),
-        ("ICECYCLE_WINDOW_ENDS", iso(cyc.window_end if cyc else None)),
-        ("ICECYCLE_SESSIONS_DONE", str(st.done)),
-        ("ICECYCLE_SESSIONS_SKIPPED", str(st.skipped)),
-        ("ICECYCLE_SESSIONS_LEFT", str(st.left)),
-    )

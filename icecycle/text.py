@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from icecycle.cycle import State
-from icecycle.durations import format_clock, format_countdown, format_duration
+from icecycle.cycle import Fold, State
+from icecycle.durations import format_clock, format_duration
 
 TOWEL = "Keep a thin towel between the ice pack and your skin."
 NOT_ADVICE = (
@@ -128,69 +128,6 @@ def phase_line(st: State) -> str:
     return f"Ice off (rest): {left} left, next session at {ends}."
 
 
-FORMAT_FIELDS = (
-    "state",
-    "phase",
-    "phase_remaining",
-    "phase_ends",
-    "next_change",
-    "window_remaining",
-    "window_ends",
-    "done",
-    "skipped",
-    "left",
-)
-_SHORT = {"on": "ICE ON", "off": "REST", "paused": "PAUSED", "done": "DONE", "idle": "idle"}
-
-
-def _clock_or_empty(moment: datetime | None, now: datetime) -> str:
-    return clock(moment, now) if moment else ""
-
-
-def status_fields(st: State) -> dict[str, str | int]:
-    """The values `status --format` can use, all short enough for a status bar."""
-    cyc = st.cycle
-    return {
-        "state": st.state,
-        "phase": _SHORT[st.state],
-        "phase_remaining": (
-            format_countdown(st.phase_remaining.total_seconds()) if st.phase else ""
-        ),
-        "phase_ends": _clock_or_empty(st.phase.end if st.phase else None, st.now),
-        "next_change": _clock_or_empty(st.next_change, st.now),
-        "window_remaining": (
-            format_duration(st.window_remaining.total_seconds(), with_seconds=False) if cyc else ""
-        ),
-        "window_ends": _clock_or_empty(cyc.window_end if cyc else None, st.now),
-        "done": st.done,
-        "skipped": st.skipped,
-        "left": st.left,
-    }
-
-
-def format_status(template: str, st: State) -> str:
-    """`status --format`: the template with {field}s filled in; KeyError names a bad field."""
-    fields = status_fields(st)
-    try:
-        return template.format_map(fields)
-    except KeyError as exc:
-        raise KeyError(f"unknown field {exc}; fields are {', '.join(FORMAT_FIELDS)}") from None
-
-
-def waybar(st: State) -> dict[str, str]:
-    """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
-    fields = status_fields(st)
-    label = str(fields["phase"])
-    if st.phase is not None:
-        label = f"{label} {fields['phase_remaining']}"
-    tooltip = [phase_line(st)]
-    if st.cycle is not None:
-        if st.next_change is not None:
-            tooltip.append(f"Next change: {next_change(st)}")
-        tooltip += [window_line(st), sessions_line(st)]
-    return {"text": label, "tooltip": "\n".join(tooltip), "class": st.state, "alt": st.state}
-
-
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -206,3 +143,43 @@ def pain_trend(scores: list[int]) -> str:
     if len(scores) == 1:
         return f"Pain: {scores[0]}/10"
     return f"Pain: {sparkline(scores)} ({scores[0]} to {scores[-1]})"
+
+
+def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
+    """One short line saying what the action changed."""
+    now = after.now
+    upcoming = next(
+        (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
+    )
+    nxt = next_session(after, upcoming)
+    if kind == "on":
+        assert after.phase is not None
+        return f"Ice on until {format_clock(after.phase.end, now)}. {TOWEL}"
+    if kind == "off":
+        return f"Ice off; that session counts as done. {nxt}"
+    if kind == "skip":
+        return f"Session skipped; rest as usual. {nxt}"
+    if kind == "pause":
+        return (
+            "Paused: no reminders until `icecycle resume`. The window does not stop: "
+            f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
+        )
+    if kind == "resume":
+        if after.state == "off" and after.phase:
+            return (
+                f"Resumed: rest still owed until {format_clock(after.phase.end, now)}, then ice on."
+            )
+        return f"Resumed: ice on now. {TOWEL}"
+    if kind == "stop":
+        return (
+            f"Stopped the cycle ({after.done} sessions done, {after.skipped} skipped); "
+            "`icecycle history` keeps it."
+        )
+    if before.state == "on":
+        return "Confirmed: ice is on, with a towel under it."
+    return "Acknowledged: the ice is off. No more reminders for this rest."
+
+
+def quiet_span(quiet: tuple[int, int]) -> str:
+    (sh, sm), (eh, em) = divmod(quiet[0], 60), divmod(quiet[1], 60)
+    return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"

@@ -109,7 +109,7 @@ def test_config_command_and_init(run, cfg_file: Path) -> None:
 
 
 def test_quiet_hours_recorded_at_start_and_changes_recorded_later(run, cfg_file, clock) -> None:
-    from icecycle.cli import sync_quiet_hours
+    from icecycle.actions import sync_quiet_hours
     from icecycle.config import load_config as load
     from icecycle.store import Store
 

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from icecycle import text
-from icecycle.cli import Refused, act, confirmation, pain_scores, start_cycle
+from icecycle.actions import Refused, act, pain_scores, start_cycle
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import Config
 from icecycle.cycle import State, sessions
@@ -221,7 +221,7 @@ class IceCycleApp(App[None]):
         self.runner.poke()
         if kind == "off" or (kind == "ack" and before.state == "off"):
             self.ask_pain()
-        message = confirmation(kind, before, after, acc).replace("`icecycle resume`", "p")
+        message = text.confirmation(kind, before, after, acc).replace("`icecycle resume`", "p")
         if kind == "on" and before.rest_owed.total_seconds() >= 60:
             rested = acc.cycle.settings.off - before.rest_owed
             message += f" (Only {format_duration(rested.total_seconds())} of rest since the last.)"

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label
 
 from icecycle import text
-from icecycle.cli import parse_setting, parse_since
+from icecycle.actions import parse_setting, parse_since
 from icecycle.cycle import Settings
 from icecycle.durations import InputError
 

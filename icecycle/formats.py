@@ -1,0 +1,157 @@
+"""Machine output: status and history JSON, and the one ISO 8601 helper."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from icecycle import text
+from icecycle.cycle import Cycle, State
+from icecycle.durations import format_clock, format_countdown, format_duration
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A moment in local time with its offset, to the second (None stays None)."""
+    return moment.astimezone().isoformat(timespec="seconds") if moment else None
+
+
+def status_json(st: State) -> dict[str, Any]:
+    def secs(delta: timedelta) -> int:
+        return max(0, round(delta.total_seconds()))
+
+    cyc = st.cycle if st.state != "idle" else None
+    return {
+        "state": st.state,
+        "now": iso(st.now),
+        "phase": None
+        if st.phase is None
+        else {
+            "kind": st.phase.kind,
+            "started": iso(st.phase.start),
+            "ends": iso(st.phase.end),
+            "remaining_s": secs(st.phase_remaining),
+        },
+        "next_change": iso(st.next_change),
+        "window": None
+        if cyc is None
+        else {
+            "start": iso(cyc.window_start),
+            "end": iso(cyc.window_end),
+            "length_s": cyc.settings.window_s,
+            "elapsed_s": secs(st.window_elapsed),
+            "remaining_s": secs(st.window_remaining),
+        },
+        "sessions": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "settings": None
+        if cyc is None
+        else {
+            "on_s": cyc.settings.on_s,
+            "off_s": cyc.settings.off_s,
+            "window_s": cyc.settings.window_s,
+        },
+    }
+
+
+def history_json(
+    cycle: Cycle, stopped: datetime | None, st: State, rows: list[Any], pain: list[Any]
+) -> dict[str, Any]:
+    return {
+        "id": cycle.id,
+        "window": {"start": iso(cycle.window_start), "end": iso(cycle.window_end)},
+        "stopped": iso(stopped) if stopped else None,
+        "settings": {
+            "on_s": cycle.settings.on_s,
+            "off_s": cycle.settings.off_s,
+            "window_s": cycle.settings.window_s,
+        },
+        "sessions": [
+            {
+                "start": iso(s.start),
+                "end": iso(s.end),
+                "status": s.status,
+                "confirmed": s.confirmed,
+                "note": s.note or None,
+            }
+            for s in rows
+        ],
+        "totals": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "pain": pain,
+    }
+
+
+FORMAT_FIELDS = (
+    "state",
+    "phase",
+    "phase_remaining",
+    "phase_ends",
+    "next_change",
+    "window_remaining",
+    "window_ends",
+    "done",
+    "skipped",
+    "left",
+)
+_SHORT = {"on": "ICE ON", "off": "REST", "paused": "PAUSED", "done": "DONE", "idle": "idle"}
+
+
+def _clock_or_empty(moment: datetime | None, now: datetime) -> str:
+    return format_clock(moment, now) if moment else ""
+
+
+def status_fields(st: State) -> dict[str, str | int]:
+    """The values `status --format` can use, all short enough for a status bar."""
+    cyc = st.cycle
+    return {
+        "state": st.state,
+        "phase": _SHORT[st.state],
+        "phase_remaining": (
+            format_countdown(st.phase_remaining.total_seconds()) if st.phase else ""
+        ),
+        "phase_ends": _clock_or_empty(st.phase.end if st.phase else None, st.now),
+        "next_change": _clock_or_empty(st.next_change, st.now),
+        "window_remaining": (
+            format_duration(st.window_remaining.total_seconds(), with_seconds=False) if cyc else ""
+        ),
+        "window_ends": _clock_or_empty(cyc.window_end if cyc else None, st.now),
+        "done": st.done,
+        "skipped": st.skipped,
+        "left": st.left,
+    }
+
+
+def format_status(template: str, st: State) -> str:
+    """`status --format`: the template with {field}s filled in; KeyError names a bad field."""
+    fields = status_fields(st)
+    try:
+        return template.format_map(fields)
+    except KeyError as exc:
+        raise KeyError(f"unknown field {exc}; fields are {', '.join(FORMAT_FIELDS)}") from None
+
+
+def waybar(st: State) -> dict[str, str]:
+    """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
+    fields = status_fields(st)
+    label = str(fields["phase"])
+    if st.phase is not None:
+        label = f"{label} {fields['phase_remaining']}"
+    tooltip = [text.phase_line(st)]
+    if st.cycle is not None:
+        if st.next_change is not None:
+            tooltip.append(f"Next change: {text.next_change(st)}")
+        tooltip += [text.window_line(st), text.sessions_line(st)]
+    return {"text": label, "tooltip": "\n".join(tooltip), "class": st.state, "alt": st.state}
+
+
+def hook_env(st: State) -> tuple[tuple[str, str], ...]:
+    """The state for a hook, as ICECYCLE_* variables (times in ISO 8601, local offset)."""
+
+    cyc = st.cycle
+    return (
+        ("ICECYCLE_STATE", st.state),
+        ("ICECYCLE_PHASE_ENDS", iso(st.phase.end if st.phase else None) or ""),
+        ("ICECYCLE_NEXT_CHANGE", iso(st.next_change) or ""),
+        ("ICECYCLE_WINDOW_ENDS", iso(cyc.window_end if cyc else None) or ""),
+        ("ICECYCLE_SESSIONS_DONE", str(st.done)),
+        ("ICECYCLE_SESSIONS_SKIPPED", str(st.skipped)),
+        ("ICECYCLE_SESSIONS_LEFT", str(st.left)),
+    )
