@@ -7,11 +7,12 @@ either shell renders. Nothing here prints, and nothing here imports a shell.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from icecycle import text
-from icecycle.cycle import ALLOWED, Cycle, Event, Fold, Settings, State, fold
+from icecycle.cycle import Cycle, Event, Fold, Settings, State, fold, pain_scores
 from icecycle.durations import InputError, format_span, parse_duration, parse_when
 from icecycle.store import Store
 
@@ -62,6 +63,9 @@ def _idle(now: datetime) -> State:
     return State("idle", now, None, None, None)
 
 
+Now = Callable[[], datetime]  # the clock, read only once the write lock is held
+
+
 def cycle_data(cfg: Config) -> str | None:
     """What a new cycle records besides its lengths: the quiet hours and the time zone they
     are read in, so a later change of the config never rewrites the past."""
@@ -75,17 +79,17 @@ def cycle_data(cfg: Config) -> str | None:
 def sync_quiet_hours(store: Store, cfg: Config, now: datetime) -> bool:
     """If the config's quiet hours differ from the running cycle's, record the change as an
     event from now on (the past keeps the quiet hours it had). True if one was recorded."""
-    current = store.current()
-    if current is None:
-        return False
-    cycle, events = current
-    acc = fold(cycle, events)
     from icecycle.config import parse_quiet_hours
 
     wanted = parse_quiet_hours(cfg.quiet_hours) if cfg.quiet_hours else None
-    if acc.quiet == wanted:
-        return False
-    store.append(cycle.id, "quiet", now, cycle_data(cfg) or "")
+    with store.transaction():
+        current = store.current()
+        if current is None:
+            return False
+        cycle, events = current
+        if fold(cycle, events).quiet == wanted:
+            return False
+        store.append(cycle.id, "quiet", now, cycle_data(cfg) or "")
     return True
 
 
@@ -101,6 +105,82 @@ def local_zone_name() -> str | None:
     return name or None
 
 
+# -- starting a cycle -------------------------------------------------------------------
+
+
+class Plan(NamedTuple):
+    """A checked request to start: when the spasm began, the lengths, and any cautions."""
+
+    since: datetime
+    settings: Settings
+    warnings: tuple[str, ...] = ()
+    #: "now": the window starts when the cycle does, to the microsecond.
+    since_now: bool = False
+
+
+def plan_start(
+    cfg: Config,
+    now: datetime,
+    since: str = "now",
+    on: str | int | None = None,
+    off: str | int | None = None,
+    window: str | int | None = None,
+) -> Plan:
+    """Check a start request (the CLI's options or the start screen's fields) against the
+    config's defaults and the limits. Raises Refused with code 2 naming the bad field."""
+    values = {"on": on, "off": off, "window": window}
+    defaults = {"on": cfg.on_s, "off": cfg.off_s, "window": cfg.window_s}
+    lengths: dict[str, int] = {}
+    for name, value in values.items():
+        if value is None:
+            lengths[name] = defaults[name]
+        elif isinstance(value, int):
+            lengths[name] = value
+        else:
+            try:
+                lengths[name] = parse_setting(name, value)
+            except InputError as exc:
+                raise Refused(f"argument --{name}: {exc}", 2) from None
+    settings = Settings(lengths["on"], lengths["off"], lengths["window"])
+    try:
+        began = parse_since(since, now, settings.window_s)
+    except InputError as exc:
+        raise Refused(f"argument --since: {exc}", 2) from None
+    except (OverflowError, ValueError) as exc:  # e.g. year 1: out of datetime's range
+        raise Refused(f"argument --since: '{since}' is out of range ({exc})", 2) from None
+    window_end = began + settings.window
+    if now + settings.on > window_end:
+        raise Refused(text.no_room_to_start(settings, window_end, now), 2)
+    warnings = (text.long_ice_warning(settings.on_s),) if settings.on_s > ICE_WARN_S else ()
+    return Plan(began, settings, warnings, since.strip().lower() == "now")
+
+
+class Started(NamedTuple):
+    cycle: Cycle
+    state: State
+    #: The running cycle that `force` stopped, as it stood (None if there was none).
+    replaced: State | None
+
+
+def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = False) -> Started:
+    """Begin a cycle, stopping a finished one (or, with force, a running one) first. It
+    records the config's quiet hours and the zone they are read in."""
+    data = cycle_data(cfg)
+    with store.transaction():
+        now = clock()
+        current = store.current()
+        replaced = None
+        if current:
+            st = fold(*current).state_at(now)
+            if st.state != "done" and not force:
+                raise Refused(text.already_running(st))
+            replaced = st if st.state != "done" else None
+            store.append(current[0].id, "stop", now)
+        since = now if plan.since_now else plan.since
+        cycle = store.new_cycle(since, plan.settings, now, data)
+    return Started(cycle, fold(cycle, [Event("started", now, data)]).state_at(now), replaced)
+
+
 def start_cycle(
     store: Store,
     since: datetime,
@@ -109,49 +189,81 @@ def start_cycle(
     force: bool = False,
     data: str | None = None,
 ) -> Cycle:
-    """Begin a cycle, stopping a finished one (or, with force, a running one) first."""
+    """Begin a cycle with explicit values (tests and tools; people go through `start`)."""
     with store.transaction():
         current = store.current()
         if current:
             st = fold(*current).state_at(now)
             if st.state != "done" and not force:
-                raise Refused(
-                    f"a cycle is already running ({text.describe(st)}); "
-                    "`icecycle start --force` stops it and starts anew"
-                )
+                raise Refused(text.already_running(st))
             store.append(current[0].id, "stop", now)
         return store.new_cycle(since, settings, now, data)
 
 
+# -- acting on the running cycle --------------------------------------------------------
+
+
 class Done(NamedTuple):
-    kind: str  # what was stored: `off` while resting is stored as `ack`
+    kind: str  # what was stored: `off` while the alarm rings is stored as `ack`
     before: State
     after: State
     acc: Fold
 
 
-def act(store: Store | None, kind: str, now: datetime) -> Done:
+def act(store: Store | None, kind: str, clock: Now) -> Done:
     """Check an action against the state now and append it, in one transaction.
 
-    Raises Refused if it does not apply.
+    The clock is read once the write lock is held, so no event is ever stamped earlier
+    than the one committed before it. Raises Refused if the action does not apply.
     """
     if store is None:
-        raise Refused(text.refusal(kind, _idle(now)))
+        raise Refused(text.refusal(kind, _idle(clock())))
     with store.transaction():
+        now = clock()
         current = store.current()
         if current is None:
             raise Refused(text.refusal(kind, _idle(now)))
         cycle, events = current
         acc = fold(cycle, events)
         before = acc.state_at(now)
-        if kind == "off" and before.state == "off" and not before.acknowledged:
-            kind = "ack"  # "I took it off": answers the ice-off alarm
-        if before.state not in ALLOWED[kind]:
-            raise Refused(text.refusal(kind, before))
+        if kind == "off" and before.state != "on" and before.alarm is not None:
+            kind = "ack"  # "I took it off": answers the alarm
+        reason = acc.check(kind, now)
+        if reason is not None:
+            raise Refused(text.refusal(kind, before, reason))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
     return Done(kind, before, acc.state_at(now), acc)
 
 
-def pain_scores(events: list[Event]) -> list[int]:
-    return [int(e.data) for e in events if e.kind == "pain" and e.data and e.data.isdigit()]
+def record_pain(store: Store | None, score: int, clock: Now) -> list[int]:
+    """Note a pain score in the running cycle; every score so far, oldest first."""
+    if store is None:
+        raise Refused(text.refusal("pain", _idle(clock())))
+    with store.transaction():
+        current = store.current()
+        if current is None:
+            raise Refused(text.refusal("pain", _idle(clock())))
+        store.append(current[0].id, "pain", clock(), str(score))
+    return pain_scores(store.events(current[0].id))
+
+
+__all__ = [
+    "ICE_WARN_S",
+    "LIMITS",
+    "Done",
+    "Plan",
+    "Refused",
+    "Started",
+    "act",
+    "cycle_data",
+    "local_zone_name",
+    "pain_scores",
+    "parse_setting",
+    "parse_since",
+    "plan_start",
+    "record_pain",
+    "start",
+    "start_cycle",
+    "sync_quiet_hours",
+]

@@ -6,28 +6,20 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from icecycle import __version__, actions, formats, text
 from icecycle.actions import (
-    ICE_WARN_S,
     Refused,
     _idle,
-    cycle_data,
-    pain_scores,
     parse_setting,
-    parse_since,
-    start_cycle,
     sync_quiet_hours,
 )
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import ConfigError
-from icecycle.cycle import ALLOWED, Fold, Settings, fold, sessions
+from icecycle.cycle import ALLOWED, State, fold
 from icecycle.durations import (
     InputError,
-    format_clock,
-    format_duration,
     format_span,
 )
 from icecycle.ics import CalendarError
@@ -208,47 +200,30 @@ class Context:
         print(f"icecycle: warning: {line}", file=self.err)
 
 
-def _running(ctx: Context) -> tuple[Store | None, Fold | None, datetime]:
+def _status_now(ctx: Context) -> State:
+    """The state now, with the runner's notes so missed sessions count as missed."""
     store = ctx.store()
     current = store.current() if store else None
     now = ctx.clock.now()
-    return store, (fold(*current) if current else None), now
-
-
-# -- commands -------------------------------------------------------------------------
+    if store is None or current is None:
+        return _idle(now)
+    return fold(*current).state_at(now, store.session_notes(current[0].id))
 
 
 def cmd_start(ctx: Context) -> None:
-    args, now = ctx.args, ctx.clock.now()
-    defaults = ctx.config()
-    settings = Settings(
-        args.on if args.on is not None else defaults.on_s,
-        args.off if args.off is not None else defaults.off_s,
-        args.window if args.window is not None else defaults.window_s,
-    )
-    try:
-        since = parse_since(args.since, now, settings.window_s)
-    except InputError as exc:
-        raise Refused(f"argument --since: {exc}", 2) from None
-    if settings.on_s > ICE_WARN_S:
-        ctx.warn(
-            f"{format_span(settings.on_s)} of ice at a time is longer than the "
-            "usual 25 minutes; ask a clinician before using it"
-        )
+    args = ctx.args
+    cfg = ctx.config()
+    plan = actions.plan_start(cfg, ctx.clock.now(), args.since, args.on, args.off, args.window)
+    for warning in plan.warnings:
+        ctx.warn(warning)
     store = ctx.store(create=True)
     assert store is not None
-    cycle = start_cycle(store, since, settings, now, ctx.args.force, cycle_data(defaults))
-    st = fold(cycle, store.events(cycle.id)).state_at(now)
-    ctx.say(
-        f"Started: ice on now, off at {format_clock(st.next_change or now, now)} "
-        f"({format_span(settings.on_s)} on, {format_span(settings.off_s)} off; "
-        f"window ends {format_clock(cycle.window_end, now)}). {text.TOWEL}"
-    )
+    started = actions.start(store, plan, ctx.clock.now, cfg, force=args.force)
+    ctx.say(text.started(started.state, started.replaced))
 
 
 def cmd_status(ctx: Context) -> None:
-    _, acc, now = _running(ctx)
-    st = acc.state_at(now) if acc else _idle(now)
+    st = _status_now(ctx)
     if ctx.args.json or ctx.args.waybar:
         import json
 
@@ -271,14 +246,9 @@ def cmd_status(ctx: Context) -> None:
 
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
-    now = ctx.clock.now()
-    kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, now)
-    if after.state == "on" and before.state != "on" and before.rest_owed.total_seconds() >= 60:
-        rested = acc.cycle.settings.off - before.rest_owed
-        ctx.warn(
-            f"the ice came off only {format_duration(rested.total_seconds())} ago; "
-            f"the plan rests {format_span(acc.cycle.settings.off_s)} between sessions"
-        )
+    kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, ctx.clock.now)
+    if kind == "on" and before.rest_owed.total_seconds() >= 60:
+        ctx.warn(text.rest_owed_warning(before, acc.cycle.settings))
     ctx.say(text.confirmation(kind, before, after, acc))
 
 
@@ -294,75 +264,36 @@ def cmd_history(ctx: Context) -> None:
         return
     assert store is not None
     report = []
-    quiet_of: dict[int, tuple[int, int] | None] = {}
     for cycle, stopped in cycles:
         events = store.events(cycle.id)
         acc = fold(cycle, events)
-        st = acc.state_at(now)
-        rows = sessions(cycle, events, now, store.session_notes(cycle.id))
+        notes = store.session_notes(cycle.id)
+        st = acc.state_at(now, notes)
+        rows = acc.sessions(now, notes)
         pain: list[dict[str, Any]] = [
             {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
             for e in events
-            if e.kind == "pain" and e.data and e.data.isdigit()
-        ]  # (pain_scores, with the times)
-        report.append((cycle, stopped, st, rows, pain))
-        quiet_of[cycle.id] = acc.quiet
+            if e.kind == "pain" and e.data and e.data.isascii() and e.data.isdigit()
+        ]
+        report.append((cycle, stopped, st, rows, pain, acc.quiet))
     if ctx.args.json:
         import json
 
-        ctx.say(json.dumps({"cycles": [formats.history_json(*r) for r in report]}))
+        ctx.say(json.dumps({"cycles": [formats.history_json(*r[:5]) for r in report]}))
         return
-    for i, (cycle, stopped, st, rows, pain) in enumerate(report):
+    for i, (cycle, stopped, st, rows, pain, quiet) in enumerate(report):
         if i:
             ctx.say("")
-        end = (
-            f"stopped {format_clock(stopped, now)}"
-            if stopped
-            else f"window ends {format_clock(cycle.window_end, now)}"
-        )
-        quiet = quiet_of[cycle.id]
-        quiet_text = f", quiet hours {text.quiet_span(quiet)}" if quiet else ""
-        ctx.say(
-            f"Cycle {cycle.id}: from {format_clock(cycle.window_start, now)}, {end}{quiet_text}"
-        )
-        ctx.say(f"  {'#':>3}  {'ice on':<16}  {'off':<5}  {'status':<11}  note")
-        for n, s in enumerate(rows, 1):
-            if s.status == "upcoming":
-                continue
-            note = ", ".join(
-                x
-                for x in (
-                    "confirmed" if s.confirmed else "",
-                    "passed while closed" if s.note == "passed" else "",
-                    "notified late" if s.note == "late" else "",
-                    "notification failed" if s.note == "failed" else "",
-                )
-                if x
-            )
-            ctx.say(
-                f"  {n:>3}  {format_clock(s.start, now):<16}  "
-                f"{s.end.astimezone().strftime('%H:%M'):<5}  {s.status:<11}  {note}"
-            )
-        ctx.say(f"  Totals: {st.done} done, {st.skipped} skipped, {st.left} left")
+        for line in text.history_table(cycle, stopped, st, rows, quiet):
+            ctx.say(line)
         trend = text.pain_trend([int(p["score"]) for p in pain])
         if trend:
             ctx.say(f"  {trend}")
 
 
 def cmd_pain(ctx: Context) -> None:
-    now, score = ctx.clock.now(), ctx.args.score
-    store = ctx.store()
-    current = store.current() if store else None
-    if store is None or current is None:
-        raise Refused("no cycle is running; `icecycle start` begins one")
-    store.append(current[0].id, "pain", now, str(score))
-    scores = pain_scores(store.events(current[0].id))
-    trend = (
-        f" Since the start: {text.sparkline(scores)} ({scores[0]} to {score})."
-        if len(scores) > 1
-        else ""
-    )
-    ctx.say(f"Pain {score}/10 noted.{trend}")
+    scores = actions.record_pain(ctx.store(), ctx.args.score, ctx.clock.now)
+    ctx.say(text.pain_noted(scores))
 
 
 def cmd_export(ctx: Context) -> None:

@@ -6,13 +6,14 @@ Value types are NamedTuples: `icecycle status` imports this module, and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal, NamedTuple
 
 __all__ = [
+    "ACTIONS",
     "ALLOWED",
+    "Counts",
     "Cycle",
     "Event",
     "Fold",
@@ -21,23 +22,32 @@ __all__ = [
     "Settings",
     "State",
     "fold",
+    "pain_scores",
     "sessions",
 ]
 
 PhaseKind = Literal["on", "off"]
 StateName = Literal["on", "off", "paused", "done", "idle"]
-SessionStatus = Literal["done", "skipped", "in progress", "upcoming"]
+SessionStatus = Literal["done", "skipped", "missed", "in progress", "upcoming"]
+Action = Literal["on", "off", "skip", "pause", "resume", "ack", "stop"]
+#: Why an action does not apply now (text.refusal turns each into words).
+Reason = Literal["state", "no-room", "nothing-to-ack", "nothing-to-skip"]
+#: What ended a stretch of the schedule: the person's action, or its own end ("time").
+EndedBy = Literal["time", "on", "off", "skip", "pause", "resume", "stop"]
 ON: PhaseKind = "on"
 OFF: PhaseKind = "off"
 
-#: Which states each action applies to; anything else is refused.
+ACTIONS: tuple[Action, ...] = ("on", "off", "skip", "pause", "resume", "ack", "stop")
+
+#: Which states each action can apply to. `Fold.check` has the precise answer (an ice
+#: session must fit before the window ends; `ack` needs something to acknowledge).
 ALLOWED: Mapping[str, frozenset[str]] = {
     "on": frozenset({"off", "paused"}),
     "off": frozenset({"on"}),
-    "skip": frozenset({"on"}),
+    "skip": frozenset({"on", "off"}),
     "pause": frozenset({"on", "off"}),
     "resume": frozenset({"paused"}),
-    "ack": frozenset({"on", "off"}),
+    "ack": frozenset({"on", "off", "paused", "done"}),
     "stop": frozenset({"on", "off", "paused", "done"}),
 }
 
@@ -84,12 +94,24 @@ class Phase(NamedTuple):
     kind: PhaseKind
     start: datetime
     end: datetime
-    #: Begun by the person's own action (start, on, off, skip, resume), not by the clock.
+    #: Begun without the ice coming off by the clock (start, on, off, skip, resume): an
+    #: ice-off phase with this set has no take-it-off alarm of its own.
     by_person: bool = False
 
     @property
     def length(self) -> timedelta:
         return self.end - self.start
+
+
+class Counts(NamedTuple):
+    """The sessions of a cycle, counted one way everywhere: done + skipped + missed + left
+    is every session the schedule held; confirmed is part of done."""
+
+    done: int = 0
+    confirmed: int = 0
+    skipped: int = 0
+    missed: int = 0
+    left: int = 0
 
 
 class State(NamedTuple):
@@ -102,14 +124,22 @@ class State(NamedTuple):
     skipped: int = 0
     left: int = 0
     stopped: bool = False
-    #: The ice session in progress was confirmed, or the rest's alarm acknowledged.
+    #: Ice on: the person confirmed this session. Otherwise: no take-it-off alarm is open.
     acknowledged: bool = False
     #: Rest still owed since the ice last came off (zero when rested enough).
     rest_owed: timedelta = timedelta(0)
-    #: Paused by quiet hours until then (it resumes by itself).
+    #: Inside quiet hours: the rest goes on until then, and the next session starts then.
     quiet_until: datetime | None = None
-    #: This phase runs into quiet hours: no session until then.
+    #: This rest runs into quiet hours: no session until then.
     quiet_next: datetime | None = None
+    confirmed: int = 0
+    missed: int = 0
+    #: When the ice should have come off, while nobody has said it is off: the alarm is on.
+    alarm: datetime | None = None
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.done, self.confirmed, self.skipped, self.missed, self.left)
 
     @property
     def phase_remaining(self) -> timedelta:
@@ -139,6 +169,8 @@ class Session(NamedTuple):
     confirmed: bool = False
     #: What the runner recorded for it: "sent", "late", "failed", "passed" or "" (nothing).
     note: str = ""
+    #: What ended it, for one that ended: "time" (its full length), or the person's action.
+    ended_by: str = ""
 
 
 class _Segment(NamedTuple):
@@ -151,6 +183,19 @@ class _Segment(NamedTuple):
     start: int
     first: PhaseKind
     first_len: int
+    by_person: bool
+
+
+class _Hold(NamedTuple):
+    """Where a segment's alternation stops: the first automatic ice-on start `x` that may
+    not happen (inside quiet hours, or too late to fit before the window ends). The rest
+    before it (from `off_start`) runs on until `resume` (quiet hours' end), or to the end."""
+
+    x: int
+    off_start: int
+    by_person: bool
+    resume: int | None
+    quiet: bool
 
 
 class _P(NamedTuple):
@@ -160,6 +205,13 @@ class _P(NamedTuple):
     start: int
     end: int
     by_person: bool
+
+
+class _Closed(NamedTuple):
+    seg: _Segment
+    hold: _Hold | None
+    end: int
+    ended_by: EndedBy
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -178,114 +230,82 @@ def _phase(p: _P) -> Phase:
     return Phase(p.kind, _dt(p.start), _dt(p.end), p.by_person)
 
 
-def _flip(kind: PhaseKind) -> PhaseKind:
-    return OFF if kind == ON else ON
-
-
-class _Timeline:
-    """Phase arithmetic for one segment: O(1) lookups, no loop over past phases."""
-
-    def __init__(self, settings: Settings, window_end: datetime) -> None:
-        self.on = settings.on_s * 1_000_000
-        self.off = settings.off_s * 1_000_000
-        self.period = self.on + self.off
-        self.window_end = _us(window_end)
-
-    def length(self, kind: PhaseKind) -> int:
-        return self.on if kind == ON else self.off
-
-    def at(self, seg: _Segment, t: int) -> _P:
-        offset = t - seg.start
-        if offset < seg.first_len:  # (also when t is before the segment: its first phase)
-            start, kind, length, by_person = seg.start, seg.first, seg.first_len, True
-        else:
-            other = _flip(seg.first)
-            n, into = divmod(offset - seg.first_len, self.period)
-            base = seg.start + seg.first_len + n * self.period
-            if into < self.length(other):
-                start, kind, length = base, other, self.length(other)
-            else:
-                start, kind = base + self.length(other), seg.first
-                length = self.length(kind)
-            by_person = False
-        end = start + length
-        return _P(kind, start, end if end < self.window_end else self.window_end, by_person)
-
-    def on_starts(self, seg: _Segment, a: int, b: int) -> int:
-        """How many ice sessions of the segment start in [a, b), within the window."""
-        if b > self.window_end:
-            b = self.window_end
-        if b <= a:
-            return 0
-        start = seg.start
-        if seg.first == ON:
-            count = 1 if a <= start < b else 0
-            first_auto = start + seg.first_len + self.off
-        else:
-            count = 0
-            first_auto = start + seg.first_len
-        # ice-on starts first_auto + k * period, k >= 0, that fall in [a, b)
-        upto_b = -((first_auto - b) // self.period)
-        upto_a = -((first_auto - a) // self.period)
-        return count + (upto_b if upto_b > 0 else 0) - (upto_a if upto_a > 0 else 0)
-
-    def phases(self, seg: _Segment, t: int, until: int) -> Iterator[_P]:
-        """The phases of the segment from the one at t up to `until` (and the window end)."""
-        phase = self.at(seg, t)
-        stop = min(until, self.window_end)
-        while phase.start < stop:
-            yield phase
-            nxt = phase.start + (seg.first_len if phase.by_person else self.length(phase.kind))
-            kind = _flip(phase.kind)
-            phase = _P(kind, nxt, min(nxt + self.length(kind), self.window_end), False)
-
-
 class Fold:
     """The events of one cycle folded so far. `apply` takes them one at a time, in order.
 
-    Quiet hours are folded in too, as arithmetic: the first automatic ice-on start that falls
-    inside them is held (the cycle pauses there) until they end, when it resumes with the
-    rest rule. A session under way when they begin ends at its normal time.
+    Rules (DESIGN.md, "The cycle: rules"): an ice session is scheduled only if it fits
+    whole before the window ends, so the window ends in rest; an automatic session that
+    would start inside quiet hours waits (the rest goes on) until they end; every session
+    that ends other than by `off` or `skip` leaves a take-it-off alarm open until answered.
     """
 
-    def __init__(self, cycle: Cycle, *, record: bool = False) -> None:
+    def __init__(self, cycle: Cycle) -> None:
         self.cycle = cycle
-        self.timeline = _Timeline(cycle.settings, cycle.window_end)
+        s = cycle.settings
+        self.on, self.off = s.on_s * 1_000_000, s.off_s * 1_000_000
+        self.period = self.on + self.off
+        self.start_us = _us(cycle.window_start)
+        self.end_us = _us(cycle.window_end)
         self.seg: _Segment | None = None
+        self.hold: _Hold | None = None
         self.paused_at: int | None = None
         self.stopped_at: int | None = None
         self.last_off: int | None = None
         self.last_at: int | None = None
-        self.done = 0
-        self.skipped = 0
+        self.closed: list[_Closed] = []
+        self.skipped_ahead: list[tuple[int, int]] = []
         self.confirmed: set[int] = set()
-        self.acknowledged: set[int] = set()
+        self.acked: set[int] = set()
+        #: A take-it-off alarm left by a session that an action ended (pause), until answered
+        #: or until ice goes on again.
+        self.open_alarm: int | None = None
         self.ignored = 0
         self.quiet: tuple[int, int] | None = None  # minutes after local midnight
         self.tz: tzinfo | None = None  # None: the system's local time
-        self.hold: tuple[int, int] | None = None  # (held ice-on start, quiet end) of seg
-        self.quiet_until: int | None = None  # paused by quiet hours until then
-        self.record = record
-        self.closed: list[tuple[_Segment, int, str]] = []  # segment, ended at, ended by
 
-    # -- quiet hours -------------------------------------------------------------------
+    # -- phase arithmetic (O(1) within a segment) --------------------------------------
 
-    def _set_seg(self, seg: _Segment | None) -> None:
-        self.seg = seg
-        self.hold = self._find_hold(seg) if seg is not None and self.quiet else None
+    def _first_auto(self, seg: _Segment) -> int:
+        return seg.start + seg.first_len + (self.off if seg.first == ON else 0)
 
-    def _find_hold(self, seg: _Segment, after: int = 0) -> tuple[int, int] | None:
-        """The first automatic ice-on start of seg (after `after`) inside quiet hours."""
-        tl = self.timeline
-        first_auto = seg.start + seg.first_len + (tl.off if seg.first == ON else 0)
-        low = max(first_auto, after)
-        for qs, qe in self._quiet_intervals(low, tl.window_end):
-            target = max(qs, low)
-            k = max(0, -((first_auto - target) // tl.period))
-            x = first_auto + k * tl.period
-            if x < qe and x < tl.window_end:
-                return x, qe
-        return None
+    def _at(self, seg: _Segment, hold: _Hold | None, t: int) -> _P:
+        """The phase of the segment running at t (its first phase for any t before it)."""
+        if hold is not None and t >= hold.off_start:
+            end = hold.resume if hold.resume is not None else self.end_us
+            return _P(OFF, hold.off_start, max(end, hold.off_start), hold.by_person)
+        offset = t - seg.start
+        if offset < seg.first_len:
+            end = seg.start + seg.first_len
+            if seg.first == ON:
+                end = min(end, self.end_us)
+            return _P(seg.first, seg.start, end, seg.by_person)
+        other: PhaseKind = OFF if seg.first == ON else ON
+        n, into = divmod(offset - seg.first_len, self.period)
+        base = seg.start + seg.first_len + n * self.period
+        first_len = self.on if other == ON else self.off
+        if into < first_len:
+            return _P(other, base, base + first_len, False)
+        kind = seg.first
+        return _P(kind, base + first_len, base + self.period, False)
+
+    def _find_hold(self, seg: _Segment, after: int = 0) -> _Hold:
+        """The first automatic ice-on start of seg (from `after`) that may not happen."""
+        fa, period = self._first_auto(seg), self.period
+        latest = self.end_us - self.on  # the last moment a whole session can start
+        k = 0 if fa > latest else (latest - fa) // period + 1
+        x, resume, quiet = fa + k * period, None, False
+        if self.quiet is not None:
+            low = max(fa, after)
+            for qs, qe in self._quiet_intervals(low, min(x, self.end_us)):
+                target = max(qs, low)
+                q = fa + max(0, -((fa - target) // period)) * period
+                if q < qe and q < x:
+                    x, quiet = q, True
+                    resume = qe if qe <= latest else None
+                    break
+        if x == fa and seg.first == OFF:
+            return _Hold(x, seg.start, seg.by_person, resume, quiet)
+        return _Hold(x, x - self.off, False, resume, quiet)
 
     def _quiet_intervals(self, low: int, high: int) -> Iterator[tuple[int, int]]:
         """Quiet hours as instants, in order, for every local night between low and high."""
@@ -300,48 +320,30 @@ class Fold:
                 yield qs, qe
             day += timedelta(days=1)
 
-    def _set_quiet(self, data: str | None) -> None:
-        import json
+    def quiet_spans(self, low: datetime, high: datetime) -> list[tuple[datetime, datetime]]:
+        """The quiet hours between two moments (for pictures of the window)."""
+        if self.quiet is None:
+            return []
+        return [(_dt(a), _dt(b)) for a, b in self._quiet_intervals(_us(low), _us(high))]
 
-        try:
-            doc = json.loads(data) if data else {}
-        except ValueError:
-            doc = {}
-        span = doc.get("quiet_hours") if isinstance(doc, dict) else None
-        self.quiet = _parse_quiet(span) if span else None
-        self.tz = _zone(doc.get("tz")) if self.quiet else None
+    def _current(self, t: int) -> tuple[_Segment | None, _Hold | None, list[_Closed]]:
+        """The running segment at t: after quiet hours end, a new one begins by itself."""
+        seg, hold, passed = self.seg, self.hold, []
+        while (
+            seg is not None
+            and hold is not None
+            and hold.resume is not None
+            and hold.resume <= t
+            and self.stopped_at is None
+        ):
+            passed.append(_Closed(seg, hold, hold.resume, "time"))
+            seg = _Segment(hold.resume, ON, self.on, False)
+            hold = self._find_hold(seg)
+        return seg, hold, passed
 
-    def _advance(self, t: int) -> None:
-        """Carry out the quiet-hours pauses and resumptions due by t."""
-        while True:
-            if self.seg is not None and self.hold is not None and self.hold[0] <= t:
-                x, qe = self.hold
-                self._end_segment(x, self.timeline.at(self.seg, x - 1), "quiet")
-                self.paused_at, self.quiet_until = x, qe
-                self._set_seg(None)
-            elif (
-                self.seg is None
-                and self.quiet_until is not None
-                and self.quiet_until <= t
-                and self.stopped_at is None
-            ):
-                qe = self.quiet_until
-                self.paused_at = self.quiet_until = None
-                self._set_seg(self._resumed(qe))
-            else:
-                return
-
-    def _probe(self, t: int) -> Fold:
-        """This fold as it stands at t: a copy advanced through quiet hours, if any are due."""
-        due = (self.seg is not None and self.hold is not None and self.hold[0] <= t) or (
-            self.seg is None and self.quiet_until is not None and self.quiet_until <= t
-        )
-        if not due:
-            return self
-        probe = copy.copy(self)
-        probe.record, probe.closed = False, []
-        probe._advance(t)
-        return probe
+    def _set_seg(self, seg: _Segment | None, after: int = 0) -> None:
+        self.seg = seg
+        self.hold = self._find_hold(seg, after) if seg is not None else None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -349,62 +351,100 @@ class Fold:
         t = _us(moment)
         return t if self.last_at is None or t > self.last_at else self.last_at
 
+    def _name(self, seg: _Segment | None, hold: _Hold | None, t: int) -> StateName:
+        if self.stopped_at is not None or t >= self.end_us:
+            return "done"
+        if seg is None:
+            return "paused" if self.paused_at is not None else IDLE_STATE_KIND
+        return self._at(seg, hold, t).kind
+
     def kind_at(self, moment: datetime) -> StateName:
         """The state's name at a moment (never before the last event: time runs forward)."""
         t = self._clamp(moment)
-        return self._probe(t)._at(t)[0]
+        seg, hold, _ = self._current(t)
+        return self._name(seg, hold, t)
 
-    def _at(self, t: int) -> tuple[StateName, _P | None]:
-        """The state's name at t, and the running phase (computed once, reused)."""
-        if self.stopped_at is not None or t >= self.timeline.window_end:
-            return "done", None
-        if self.seg is None:
-            return ("paused" if self.paused_at is not None else IDLE_STATE_KIND), None
-        phase = self.timeline.at(self.seg, t)
-        return phase.kind, phase
+    def _alarm(self, seg: _Segment | None, hold: _Hold | None, t: int) -> int | None:
+        """When the ice should have come off, if nobody has answered that yet."""
+        if self.stopped_at is not None:
+            return None
+        cand = self.open_alarm
+        if seg is not None:
+            p = self._at(seg, hold, min(t, self.end_us - 1))
+            if p.kind == ON:
+                cand = p.end if t >= p.end else None
+            elif not p.by_person:
+                cand = p.start
+        if cand is None or cand > t or cand in self.acked:
+            return None
+        return cand
 
-    def state_at(self, now: datetime) -> State:
-        """The state at `now`, by arithmetic from the last anchor."""
+    def check(self, kind: str, now: datetime) -> Reason | None:
+        """None if the action applies at `now`, else why not."""
         t = self._clamp(now)
-        return self._probe(t)._state(now, t)
+        seg, hold, _ = self._current(t)
+        name = self._name(seg, hold, t)
+        if kind == "ack":
+            if name == ON:
+                assert seg is not None
+                p = self._at(seg, hold, t)
+                return "nothing-to-ack" if p.start in self.confirmed else None
+            return None if self._alarm(seg, hold, t) is not None else "nothing-to-ack"
+        if name not in ALLOWED.get(kind, ()):
+            return "state"
+        if kind == "on" and t + self.on > self.end_us:
+            return "no-room"
+        if kind == "skip" and name == OFF:
+            assert seg is not None
+            p = self._at(seg, hold, t)
+            if p.end + self.on > self.end_us or (
+                hold is not None and p.start == hold.off_start and hold.resume is None
+            ):
+                return "nothing-to-skip"
+        return None
 
-    def _state(self, now: datetime, t: int) -> State:
-        cyc, tl = self.cycle, self.timeline
-        stopped = self.stopped_at is not None
-        rest_owed = timedelta(microseconds=self._rest_owed(t))
-        if stopped or t >= tl.window_end or self.seg is None:
-            done, left = self.done, 0
-            if self.seg is not None and not stopped:  # ran to the window end
-                done += tl.on_starts(self.seg, self.seg.start, tl.window_end)
-            name: StateName = "done" if stopped or t >= tl.window_end else "paused"
-            quiet_until = None
-            if name == "paused":
-                after = self._resumed(self.quiet_until if self.quiet_until else t)
-                left = self._left_from(after, after.start)
-                quiet_until = _dt(self.quiet_until) if self.quiet_until else None
+    def state_at(self, now: datetime, notes: Mapping[datetime, str] | None = None) -> State:
+        """The state at `now`, by arithmetic from the last anchor.
+
+        `notes` (what the runner recorded for each session, by start) tells sessions that
+        passed with nothing running to alert (missed) from those that were notified; without
+        them, no session counts as missed.
+        """
+        t = self._clamp(now)
+        seg, hold, passed = self._current(t)
+        cyc = self.cycle
+        name = self._name(seg, hold, t)
+        counts = self._counts(t, seg, hold, passed, notes)
+        alarm = self._alarm(seg, hold, t)
+        alarm_dt = _dt(alarm) if alarm is not None else None
+        rest_owed = timedelta(microseconds=self._rest_owed(seg, hold, t))
+        common = {
+            "done": counts.done,
+            "skipped": counts.skipped,
+            "left": counts.left,
+            "confirmed": counts.confirmed,
+            "missed": counts.missed,
+            "rest_owed": rest_owed,
+            "alarm": alarm_dt,
+        }
+        if name in ("done", "paused", "idle") or seg is None:
             return State(
                 name,
                 now,
                 None,
-                quiet_until,
+                None,
                 cyc,
-                done,
-                self.skipped,
-                left,
-                stopped,
-                rest_owed=rest_owed,
-                quiet_until=quiet_until,
+                stopped=self.stopped_at is not None,
+                acknowledged=alarm is None,
+                **common,  # type: ignore[arg-type]
             )
-        p = tl.at(self.seg, t)
-        in_progress = p.kind == ON
-        # A session under way counts as left, not done, from its first instant.
-        split = p.start if in_progress else t
-        done = self.done + tl.on_starts(self.seg, self.seg.start, split)
-        left = self._left_from(self.seg, split, self.hold)
-        acked = p.start in (self.confirmed if in_progress else self.acknowledged)
-        quiet_next = None
-        if self.hold is not None and p.end >= self.hold[0]:  # the rest runs into quiet hours
-            quiet_next = _dt(self.hold[1])
+        p = self._at(seg, hold, t)
+        quiet_next = quiet_until = None
+        if p.kind == OFF and hold is not None and hold.quiet and p.start == hold.off_start:
+            quiet_next = _dt(hold.resume) if hold.resume is not None else None
+            if t >= hold.x and hold.resume is not None:
+                quiet_until = quiet_next
+        acked = p.start in self.confirmed if p.kind == ON else alarm is None
         phase = _phase(p)
         return State(
             p.kind,
@@ -412,79 +452,166 @@ class Fold:
             phase,
             phase.end,
             cyc,
-            done,
-            self.skipped,
-            left,
             acknowledged=acked,
-            rest_owed=rest_owed,
+            quiet_until=quiet_until,
             quiet_next=quiet_next,
+            **common,  # type: ignore[arg-type]
         )
 
-    def _left_from(self, seg: _Segment, t: int, hold: tuple[int, int] | bool | None = True) -> int:
-        """Ice-on starts from t to the window end, following the quiet-hours holds."""
-        tl = self.timeline
-        if hold is True:
-            hold = self._find_hold(seg) if self.quiet else None
-        count = 0
-        while True:
-            end = min(hold[0], tl.window_end) if hold else tl.window_end
-            count += tl.on_starts(seg, t, end)
-            if not hold or hold[1] >= tl.window_end:
-                return count
-            seg = _Segment(hold[1], ON, tl.on)  # after a night's hold the rest is long done
-            t = seg.start
-            hold = self._find_hold(seg)
+    def _rest_owed(self, seg: _Segment | None, hold: _Hold | None, t: int) -> int:
+        if seg is None:
+            came_off = self.last_off
+        else:
+            p = self._at(seg, hold, t)
+            if p.kind == ON:
+                return 0
+            came_off = self.last_off if p.by_person else p.start
+        if came_off is None:
+            return 0
+        return max(0, self.off - (t - came_off))
+
+    def _resumed(self, t: int) -> _Segment:
+        """After a pause: the rest still owed first (none: ice on now)."""
+        return _Segment(t, OFF, self._rest_owed(None, None, t), True)
+
+    # -- the schedule and the sessions ---------------------------------------------------
+
+    def _walk(self, seg: _Segment, hold: _Hold | None, t: int, until: int) -> Iterator[_P]:
+        """Phases from the one at t, following quiet hours' ends, while they start < until."""
+        until = min(until, self.end_us)
+        p = self._at(seg, hold, t)
+        while p.start < until:
+            yield p
+            if p.end >= self.end_us:
+                return
+            if hold is not None and p.start == hold.off_start:
+                if hold.resume is None:
+                    return
+                seg = _Segment(hold.resume, ON, self.on, False)
+                hold = self._find_hold(seg)
+            p = self._at(seg, hold, p.end)
 
     def phases_from(self, now: datetime, limit: int | None = None) -> list[Phase]:
         """The schedule ahead from the phase at `now` (as if resumed now, when paused)."""
         t = self._clamp(now)
-        return [_phase(p) for p in self._probe(t)._phases_from(t, limit)]
+        out = []
+        for p in self._ahead(t):
+            out.append(_phase(p))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
 
-    def _phases_from(self, t: int, limit: int | None = None) -> list[_P]:
-        tl = self.timeline
-        if self.stopped_at is not None or t >= tl.window_end:
-            return []
-        if self.seg is not None:
-            seg, hold = self.seg, self.hold
-        else:
-            seg = self._resumed(self.quiet_until if self.quiet_until else t)
-            t = seg.start
-            hold = self._find_hold(seg) if self.quiet else None
-        out: list[_P] = []
-        while True:
-            stop = min(hold[0], tl.window_end) if hold else tl.window_end
-            for p in tl.phases(seg, t, stop):
-                if hold and p.end > hold[0]:
-                    p = _P(p.kind, p.start, hold[0], p.by_person)
-                out.append(p)
-                if limit is not None and len(out) >= limit:
-                    return out
-            if not hold or hold[1] >= tl.window_end:
-                return out
-            seg = _Segment(hold[1], ON, tl.on)
-            t = seg.start
+    def _ahead(self, t: int) -> Iterator[_P]:
+        if self.stopped_at is not None or t >= self.end_us:
+            return
+        seg, hold, _ = self._current(t)
+        if seg is None:
+            seg = self._resumed(t)
             hold = self._find_hold(seg)
+            t = seg.start
+        yield from self._walk(seg, hold, t, self.end_us)
 
-    def _ice_came_off(self, t: int, phase: _P | None = None) -> int | None:
-        """When the ice last came off, as of t (t itself if ice is on at t)."""
-        if self.seg is None:
-            return self.last_off
-        phase = phase or self.timeline.at(self.seg, t)
-        if phase.kind == ON:
-            return t
-        return self.last_off if phase.by_person else phase.start
+    def _rows(
+        self, t: int, seg: _Segment | None, hold: _Hold | None, passed: list[_Closed]
+    ) -> list[tuple[int, int, SessionStatus | None, EndedBy]]:
+        """Every session as (start, end, status or None if it ended, what ended it)."""
+        rows: list[tuple[int, int, SessionStatus | None, EndedBy]] = []
+        for c in (*self.closed, *passed):
+            end = min(c.end, self.end_us)
+            for p in self._walk(c.seg, c.hold, c.seg.start, end):
+                if p.kind == ON:
+                    if p.end <= end:
+                        rows.append((p.start, p.end, None, "time"))
+                    else:
+                        rows.append((p.start, end, None, c.ended_by))
+            if c.ended_by in ("off", "skip", "pause", "stop") and c.end < self.end_us:
+                p = self._at(c.seg, c.hold, c.end)
+                if p.kind == ON and p.start == c.end:  # acted on in the instant it began
+                    rows.append((p.start, p.start, None, c.ended_by))
+        rows += [(x, e, "skipped", "skip") for x, e in self.skipped_ahead]
+        if seg is not None:
+            for p in self._walk(seg, hold, seg.start, min(t, self.end_us) + 1):
+                if p.kind == ON and (p.end <= t or t >= self.end_us):
+                    rows.append((p.start, p.end, None, "time"))
+        if self.stopped_at is None and t < self.end_us:
+            for p in self._ahead(t):
+                if p.kind == ON:
+                    under_way = seg is not None and p.start <= t
+                    status: SessionStatus = "in progress" if under_way else "upcoming"
+                    rows.append((p.start, p.end, status, "time"))
+        rows.sort()
+        return rows
 
-    def _rest_owed(self, t: int) -> int:
-        came_off = self._ice_came_off(t)
-        if came_off is None or self._at(t)[0] == ON:
-            return 0
-        return max(0, self.timeline.off - (t - came_off))
+    def _status(
+        self,
+        start: int,
+        end: int,
+        status: SessionStatus | None,
+        ended_by: EndedBy,
+        notes: Mapping[int, str] | None,
+    ) -> SessionStatus:
+        if status is not None:
+            return status
+        confirmed = start in self.confirmed
+        if ended_by == "skip":
+            return "skipped"
+        if ended_by in ("pause", "stop", "on", "resume") and not confirmed:
+            # Cut short before anyone confirmed it: done only if it ran half its length.
+            return "done" if 2 * (end - start) >= self.on else "skipped"
+        if (
+            ended_by == "time"
+            and not confirmed
+            and notes is not None
+            and notes.get(start, "") in ("", "passed")
+            and not self._begun_by_person(start)
+        ):
+            return "missed"
+        return "done"
 
-    def _resumed(self, t: int) -> _Segment:
-        owed = self._rest_owed(t)
-        if owed > 0:
-            return _Segment(t, OFF, owed)
-        return _Segment(t, ON, self.timeline.on)
+    def _begun_by_person(self, start: int) -> bool:
+        return any(c.seg.start == start and c.seg.by_person for c in self.closed) or (
+            self.seg is not None and self.seg.start == start and self.seg.by_person
+        )
+
+    def sessions(self, now: datetime, notes: Mapping[datetime, str] | None = None) -> list[Session]:
+        """Every ice session of the cycle, past, current and (as scheduled now) upcoming."""
+        t = self._clamp(now)
+        seg, hold, passed = self._current(t)
+        notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
+        return [
+            Session(
+                _dt(a),
+                _dt(b),
+                self._status(a, b, status, by, notes_us),
+                a in self.confirmed,
+                (notes_us or {}).get(a, ""),
+                "" if status in ("in progress", "upcoming") else by,
+            )
+            for a, b, status, by in self._rows(t, seg, hold, passed)
+        ]
+
+    def _counts(
+        self,
+        t: int,
+        seg: _Segment | None,
+        hold: _Hold | None,
+        passed: list[_Closed],
+        notes: Mapping[datetime, str] | None,
+    ) -> Counts:
+        notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
+        done = confirmed = skipped = missed = left = 0
+        for a, b, status, by in self._rows(t, seg, hold, passed):
+            s = self._status(a, b, status, by, notes_us)
+            if s == "done":
+                done += 1
+                confirmed += a in self.confirmed
+            elif s == "skipped":
+                skipped += 1
+            elif s == "missed":
+                missed += 1
+            else:
+                left += 1
+        return Counts(done, confirmed, skipped, missed, left)
 
     # -- folding -----------------------------------------------------------------------
 
@@ -493,60 +620,97 @@ class Fold:
         t = (event.at - _EPOCH) // _US
         if self.last_at is not None and t < self.last_at:
             t = self.last_at
-        if self.quiet_until is not None or self.hold is not None:
-            self._advance(t)
+        seg, hold, passed = self._current(t)
+        if passed:
+            self.closed += passed
+            self.seg, self.hold = seg, hold
         self.last_at = t
-        kind, (now, phase) = event.kind, self._at(t)
+        kind = event.kind
         if kind == "started":
             self._set_quiet(event.data)
-            self._set_seg(_Segment(t, ON, self.timeline.on))
+            self.open_alarm = None
+            self._set_seg(_Segment(t, ON, self.on, True))
             return
         if kind == "quiet":  # the quiet hours changed from here on
             self._set_quiet(event.data)
-            self.hold = self._find_hold(self.seg, t) if self.seg and self.quiet else None
+            if self.seg is not None:
+                self.hold = self._find_hold(self.seg, t)
             return
-        if kind not in ALLOWED or now not in ALLOWED[kind]:
-            self.ignored += kind in ALLOWED
+        if kind not in ACTIONS:
+            return  # pain scores, exports and the like: not part of the schedule
+        if kind == "off" and self._name(seg, hold, t) != ON:
+            kind = "ack"  # "I took it off" while the alarm rings answers the alarm
+        if self.check(kind, _dt(t)) is not None:
+            self.ignored += 1
             return
+        name = self._name(seg, hold, t)
         if kind == "ack":
-            assert phase is not None
-            (self.confirmed if phase.kind == ON else self.acknowledged).add(phase.start)
+            if name == ON:
+                assert seg is not None
+                self.confirmed.add(self._at(seg, hold, t).start)
+            else:
+                alarm = self._alarm(seg, hold, t)
+                assert alarm is not None
+                self.acked.add(alarm)
             return
         if kind == "resume":
-            self.paused_at = self.quiet_until = None
+            self.paused_at = None
             self._set_seg(self._resumed(t))
             return
+        if kind == "skip" and name == OFF:
+            self._skip_ahead(t)
+            return
         if self.seg is not None:
-            self._end_segment(t, phase, kind)
+            self._end_segment(t, kind)  # type: ignore[arg-type]
         if kind == "on":
-            self.paused_at = self.quiet_until = None
-            self._set_seg(_Segment(t, ON, self.timeline.on))
+            self.paused_at = None
+            self.open_alarm = None
+            self._set_seg(_Segment(t, ON, self.on, True))
             self.confirmed.add(t)
         elif kind in ("off", "skip"):
-            self._set_seg(_Segment(t, OFF, self.timeline.off))
-            self.acknowledged.add(t)
+            self._set_seg(_Segment(t, OFF, self.off, True))
         elif kind == "pause":
             self.paused_at = t
             self._set_seg(None)
         elif kind == "stop":
-            self.stopped_at, self.quiet_until = t, None
+            self.stopped_at = t
             self._set_seg(None)
 
-    def _end_segment(self, t: int, phase: _P | None, ended_by: str) -> None:
-        """End the running segment at t; an ice session in progress ends with it.
-
-        `phase` is the phase at t, or None past the window end (a late `stop`)."""
+    def _skip_ahead(self, t: int) -> None:
+        """`skip` during rest: the next session is skipped and the rest runs on into the one
+        after (the rest keeps its start, so its alarm and answers stay its own)."""
         assert self.seg is not None
-        seg = self.seg
-        sessions = self.timeline.on_starts(seg, seg.start, t)  # one starting at t never began
-        if phase is not None:
-            if ended_by == "skip" and phase.kind == ON and phase.start < t:
-                self.skipped += 1
-                sessions -= 1
-            self.last_off = self._ice_came_off(t, phase)
-        self.done += sessions
-        if self.record:
-            self.closed.append((seg, t, ended_by))
+        p = self._at(self.seg, self.hold, t)
+        self.skipped_ahead.append((p.end, p.end + self.on))
+        self.closed.append(_Closed(self.seg, self.hold, t, "skip"))
+        longer = (p.end - p.start) + self.period
+        self._set_seg(_Segment(p.start, OFF, longer, p.by_person))
+
+    def _end_segment(self, t: int, ended_by: EndedBy) -> None:
+        """End the running segment at t; an ice session in progress ends with it."""
+        assert self.seg is not None
+        # A session skipped ahead of time that has not come yet is planned anew from here.
+        self.skipped_ahead = [(x, min(e, t)) for x, e in self.skipped_ahead if x < t]
+        p = self._at(self.seg, self.hold, min(t, self.end_us - 1))
+        if t < self.end_us:
+            if p.kind == ON:
+                self.last_off = t
+                self.open_alarm = t if ended_by == "pause" else None
+            elif not p.by_person:
+                self.last_off = p.start
+                self.open_alarm = p.start  # an unanswered alarm outlives a pause
+        self.closed.append(_Closed(self.seg, self.hold, t, ended_by))
+
+    def _set_quiet(self, data: str | None) -> None:
+        import json
+
+        try:
+            doc = json.loads(data) if data else {}
+        except ValueError:
+            doc = {}
+        span = doc.get("quiet_hours") if isinstance(doc, dict) else None
+        self.quiet = _parse_quiet(span) if isinstance(span, str) and span else None
+        self.tz = _zone(doc.get("tz")) if self.quiet else None
 
 
 def _parse_quiet(span: str) -> tuple[int, int] | None:
@@ -575,8 +739,26 @@ def _local_date(us: int, tz: tzinfo | None) -> date:
 
 
 def _local_us(day: date, minute: int, tz: tzinfo | None) -> int:
+    """The instant of a local wall time; one that falls in a spring-forward gap is read as
+    the moment the gap ends (02:30 on a night that skips 02:00-03:00 is 03:00)."""
     naive = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
-    return _us(naive.replace(tzinfo=tz) if tz is not None else naive.astimezone())
+    if tz is None:
+        return _us(naive.astimezone())
+    early = naive.replace(tzinfo=tz, fold=1)  # a gap time read with the offset after it
+    late = naive.replace(tzinfo=tz, fold=0)  # ... and with the offset before it
+    a, b = _us(early), _us(late)
+    if a >= b:  # no gap (or a repeated hour, where fold=0 is the first): the usual reading
+        return b
+    # In a gap: find the first instant whose local time is past the gap's start.
+    target = naive
+    lo, hi = a, b
+    while hi - lo > 1_000_000:
+        mid = (lo + hi) // 2
+        if _dt(mid).astimezone(tz).replace(tzinfo=None) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi - hi % 1_000_000 if hi % 1_000_000 else hi
 
 
 def fold(cycle: Cycle, events: Iterable[Event]) -> Fold:
@@ -594,37 +776,13 @@ def sessions(
     notes: Mapping[datetime, str] | None = None,
 ) -> list[Session]:
     """Every ice session of the cycle, past, current and (as scheduled now) upcoming."""
-    notes_us = {_us(k): v for k, v in (notes or {}).items()}
-    acc = Fold(cycle, record=True)
-    for event in events:
-        acc.apply(event)
-    t = acc._clamp(now)
-    acc._advance(t)
-    state = acc._state(now, t)
-    window_end = acc.timeline.window_end
-    rows: list[tuple[int, int, SessionStatus]] = []  # start, end, status
+    return fold(cycle, events).sessions(now, notes)
 
-    def add(seg: _Segment, until: int, ended_by: str | None) -> None:
-        """Sessions of a segment up to `until`; one cut short there ended by `ended_by`
-        (None: it is still under way, and is listed with the schedule ahead instead)."""
-        t_end = min(until, window_end)
-        for p in acc.timeline.phases(seg, seg.start, t_end):
-            cut = p.end > t_end
-            if p.kind != ON or (cut and ended_by is None):
-                continue
-            status: SessionStatus = "skipped" if cut and ended_by == "skip" else "done"
-            rows.append((p.start, t_end if cut else p.end, status))
 
-    for seg, ended_at, ended_by in acc.closed:
-        add(seg, ended_at, ended_by)
-    if acc.seg is not None:
-        add(acc.seg, t, None)
-    for p in acc._phases_from(t):
-        if p.kind == ON:
-            under_way = p.start <= t < p.end and state.state == ON
-            rows.append((p.start, p.end, "in progress" if under_way else "upcoming"))
-    # Confirmations made later in a session apply to it too, so they are read at the end.
+def pain_scores(events: Iterable[Event]) -> list[int]:
+    """The pain scores recorded in a cycle, oldest first (anything unreadable left out)."""
     return [
-        Session(_dt(start), _dt(end), status, start in acc.confirmed, notes_us.get(start, ""))
-        for start, end, status in rows
+        int(e.data)
+        for e in events
+        if e.kind == "pain" and e.data and e.data.isascii() and e.data.isdigit()
     ]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from icecycle import text
-from icecycle.cycle import Cycle, State
+from icecycle.cycle import Counts, Cycle, State
 from icecycle.durations import format_clock, format_countdown, format_duration
 
 
@@ -15,10 +15,25 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone().isoformat(timespec="seconds") if moment else None
 
 
-def status_json(st: State) -> dict[str, Any]:
-    def secs(delta: timedelta) -> int:
-        return max(0, round(delta.total_seconds()))
+def _up(delta: timedelta) -> int:
+    """Whole seconds, rounded up: 0 only when nothing is left."""
+    return max(0, -(-delta // timedelta(seconds=1)))
 
+
+def sessions_json(c: Counts) -> dict[str, int]:
+    return {
+        "done": c.done,
+        "confirmed": c.confirmed,
+        "skipped": c.skipped,
+        "missed": c.missed,
+        "left": c.left,
+    }
+
+
+def status_json(st: State) -> dict[str, Any]:
+    """`status --json` (DESIGN.md's contract). Remaining times round up and elapsed is the
+    rest of the length, so the two always add up and 0 means over."""
+    window_left = _up(st.window_remaining)
     cyc = st.cycle if st.state != "idle" else None
     return {
         "state": st.state,
@@ -29,7 +44,7 @@ def status_json(st: State) -> dict[str, Any]:
             "kind": st.phase.kind,
             "started": iso(st.phase.start),
             "ends": iso(st.phase.end),
-            "remaining_s": secs(st.phase_remaining),
+            "remaining_s": _up(st.phase_remaining),
         },
         "next_change": iso(st.next_change),
         "window": None
@@ -38,10 +53,11 @@ def status_json(st: State) -> dict[str, Any]:
             "start": iso(cyc.window_start),
             "end": iso(cyc.window_end),
             "length_s": cyc.settings.window_s,
-            "elapsed_s": secs(st.window_elapsed),
-            "remaining_s": secs(st.window_remaining),
+            "elapsed_s": cyc.settings.window_s - window_left,
+            "remaining_s": window_left,
         },
-        "sessions": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "sessions": sessions_json(st.counts),
+        "alarm": iso(st.alarm),
         "settings": None
         if cyc is None
         else {
@@ -74,7 +90,7 @@ def history_json(
             }
             for s in rows
         ],
-        "totals": {"done": st.done, "skipped": st.skipped, "left": st.left},
+        "totals": sessions_json(st.counts),
         "pain": pain,
     }
 
@@ -88,8 +104,11 @@ FORMAT_FIELDS = (
     "window_remaining",
     "window_ends",
     "done",
+    "confirmed",
     "skipped",
+    "missed",
     "left",
+    "alarm",
 )
 _SHORT = {"on": "ICE ON", "off": "REST", "paused": "PAUSED", "done": "DONE", "idle": "idle"}
 
@@ -114,8 +133,11 @@ def status_fields(st: State) -> dict[str, str | int]:
         ),
         "window_ends": _clock_or_empty(cyc.window_end if cyc else None, st.now),
         "done": st.done,
+        "confirmed": st.confirmed,
         "skipped": st.skipped,
+        "missed": st.missed,
         "left": st.left,
+        "alarm": "TAKE THE ICE OFF" if st.alarm is not None else "",
     }
 
 
@@ -128,7 +150,7 @@ def format_status(template: str, st: State) -> str:
         raise KeyError(f"unknown field {exc}; fields are {', '.join(FORMAT_FIELDS)}") from None
 
 
-def waybar(st: State) -> dict[str, str]:
+def waybar(st: State) -> dict[str, Any]:
     """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
     fields = status_fields(st)
     label = str(fields["phase"])
@@ -139,7 +161,11 @@ def waybar(st: State) -> dict[str, str]:
         if st.next_change is not None:
             tooltip.append(f"Next change: {text.next_change(st)}")
         tooltip += [text.window_line(st), text.sessions_line(st)]
-    return {"text": label, "tooltip": "\n".join(tooltip), "class": st.state, "alt": st.state}
+    # An unanswered take-it-off alarm is the one thing a status bar must shout about.
+    css = ["urgent", st.state] if st.alarm is not None else st.state
+    if st.alarm is not None:
+        label = "TAKE THE ICE OFF"
+    return {"text": label, "tooltip": "\n".join(tooltip), "class": css, "alt": st.state}
 
 
 def hook_env(st: State) -> tuple[tuple[str, str], ...]:
@@ -152,6 +178,9 @@ def hook_env(st: State) -> tuple[tuple[str, str], ...]:
         ("ICECYCLE_NEXT_CHANGE", iso(st.next_change) or ""),
         ("ICECYCLE_WINDOW_ENDS", iso(cyc.window_end if cyc else None) or ""),
         ("ICECYCLE_SESSIONS_DONE", str(st.done)),
+        ("ICECYCLE_SESSIONS_CONFIRMED", str(st.confirmed)),
         ("ICECYCLE_SESSIONS_SKIPPED", str(st.skipped)),
+        ("ICECYCLE_SESSIONS_MISSED", str(st.missed)),
+        ("ICECYCLE_ALARM", iso(st.alarm) or ""),
         ("ICECYCLE_SESSIONS_LEFT", str(st.left)),
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
-from icecycle.cycle import Fold, State
-from icecycle.durations import format_clock, format_duration
+from icecycle.cycle import Counts, Cycle, Fold, Session, Settings, State
+from icecycle.durations import format_clock, format_duration, format_span
 
 TOWEL = "Keep a thin towel between the ice pack and your skin."
 NOT_ADVICE = (
@@ -29,6 +30,30 @@ TIPS = [
 ]
 
 
+TAKE_OFF = "Take the ice off now."
+
+#: Who reads a sentence: someone at the command line, or at the dashboard's keys.
+Audience = Literal["commands", "keys"]
+_KEYS = {
+    "on": "space",
+    "off": "space",
+    "skip": "s",
+    "pause": "p",
+    "resume": "p",
+    "ack": "a",
+    "start": "n",
+    "stop": "`icecycle stop`",
+    "history": "h",
+}
+
+
+def do(action: str, audience: Audience = "commands") -> str:
+    """How the reader does an action: `icecycle skip`, or the key s."""
+    if audience == "keys":
+        return _KEYS.get(action, f"`icecycle {action}`")
+    return f"`icecycle {action}`"
+
+
 def clock(moment: datetime, now: datetime) -> str:
     return format_clock(moment, now)
 
@@ -37,22 +62,24 @@ def describe(st: State) -> str:
     """The state in a few words: 'ice is on until 15:20'."""
     if st.state == "on" and st.phase:
         return f"ice is on until {clock(st.phase.end, st.now)}"
+    alarm = (
+        f" (and the ice should have come off at {clock(st.alarm, st.now)})"
+        if st.alarm is not None
+        else ""
+    )
+    return _describe_rest(st) + alarm
+
+
+def _describe_rest(st: State) -> str:
     if st.state == "off" and st.phase:
+        if st.quiet_until:
+            return f"quiet hours until {clock(st.quiet_until, st.now)}; the ice is off"
         return f"ice is off; the rest lasts until {clock(st.phase.end, st.now)}"
     if st.state == "paused":
         return "the cycle is paused"
     if st.state == "done" and st.cycle:
         return f"the window ended {clock(st.cycle.window_end, st.now)}"
     return "no cycle is running"
-
-
-_HINTS = {
-    "on": "`icecycle off`, `skip` or `pause` would work",
-    "off": "`icecycle on` or `pause` would work",
-    "paused": "`icecycle resume` or `on` would work",
-    "done": "`icecycle start` begins a new cycle",
-    "idle": "`icecycle start` begins one",
-}
 
 
 _VERBS = {
@@ -63,11 +90,94 @@ _VERBS = {
     "resume": "resume",
     "stop": "stop",
     "ack": "acknowledge",
+    "pain": "note a pain score",
 }
 
 
-def refusal(action: str, st: State) -> str:
-    return f"cannot {_VERBS.get(action, action)} now: {describe(st)}; {_HINTS[st.state]}"
+def _hint(action: str, st: State, reason: str | None, a: Audience) -> str:
+    """What would work instead, for what the person was trying to do (never ice on to
+    someone taking it off)."""
+    state = st.state
+    if state == "idle":
+        return f"{do('start', a)} begins one"
+    if state == "done":
+        return f"{do('start', a)} begins a new cycle"
+    if reason == "no-room":
+        return "the cycle ends in rest"
+    if reason == "nothing-to-skip":
+        return "no session is left to skip in this window"
+    if action == "ack":
+        if state == "on":
+            return "this session is already confirmed"
+        return "there is nothing to acknowledge"
+    if action == "on":  # only refused while the ice is on
+        return f"{do('off', a)} when you take it off"
+    if action in ("off", "skip") and state == "paused":
+        return f"no session comes until you resume ({do('resume', a)})"
+    if action == "off":
+        return f"{do('skip', a)} skips the next session" if state == "off" else ""
+    if action == "pause":
+        return f"{do('resume', a)} resumes it"
+    if action == "resume":
+        if st.quiet_until or st.quiet_next:
+            until = clock(st.quiet_until or st.quiet_next or st.now, st.now)
+            return (
+                f"quiet hours: the next session starts at {until}; "
+                f"{do('on', a)} starts one now if you want it"
+            )
+        return f"it is not paused; {do('pause', a)} pauses it"
+    return ""
+
+
+def refusal(
+    action: str, st: State, reason: str | None = None, audience: Audience = "commands"
+) -> str:
+    """Why an action does not apply now, and what would."""
+    if reason == "no-room" and st.cycle is not None:
+        where = (
+            f"less than {format_span(st.cycle.settings.on_s)} is left before the window ends "
+            f"at {clock(st.cycle.window_end, st.now)}"
+        )
+    elif action == "ack" and reason == "nothing-to-ack":
+        where = describe(st)
+        return f"nothing to acknowledge now: {where}" + (
+            "; this session is already confirmed" if st.state == "on" else ""
+        )
+    else:
+        where = describe(st)
+    hint = _hint(action, st, reason, audience)
+    return f"cannot {_VERBS.get(action, action)} now: {where}" + (f"; {hint}" if hint else "")
+
+
+def already_running(st: State) -> str:
+    return (
+        f"a cycle is already running ({describe(st)}); "
+        "`icecycle start --force` stops it and starts anew"
+    )
+
+
+def no_room_to_start(settings: Settings, window_end: datetime, now: datetime) -> str:
+    return (
+        f"the window would end {clock(window_end, now)}, too soon for one "
+        f"{format_span(settings.on_s)} session; give a later --since or a longer --window"
+    )
+
+
+def long_ice_warning(on_s: int) -> str:
+    return (
+        f"{format_span(on_s)} of ice at a time is longer than the usual 25 minutes; "
+        "ask a clinician before using it"
+    )
+
+
+def rest_owed_warning(st: State, settings: Settings) -> str:
+    """For `on` before the rest is over: how much rest was still owed."""
+    rested = settings.off - st.rest_owed
+    return (
+        f"the ice came off only {format_duration(rested.total_seconds())} ago; "
+        f"{format_duration(st.rest_owed.total_seconds())} of the "
+        f"{format_span(settings.off_s)} rest was still owed"
+    )
 
 
 def next_session(st: State, upcoming_on: datetime | None) -> str:
@@ -82,10 +192,8 @@ def next_change(st: State) -> str:
     at = clock(st.next_change, st.now)
     if st.next_change >= st.cycle.window_end:
         return f"the window ends at {at}; that is the last change"
-    if st.state == "paused":
-        return f"ice on at {at}, when quiet hours end"
     if st.quiet_next:
-        return f"quiet hours from {at} until {clock(st.quiet_next, st.now)}"
+        return f"quiet hours until {at}, then ice on"
     return f"ice off at {at}" if st.state == "on" else f"ice on at {at}"
 
 
@@ -94,21 +202,40 @@ def window_line(st: State) -> str:
     end = format_clock(st.cycle.window_end, st.now)
     if st.window_remaining.total_seconds() <= 0:
         return f"Window: over, ended {end}"
-    return f"Window: {format_duration(st.window_remaining.total_seconds())} left, ends {end}"
+    left = -(-st.window_remaining.total_seconds() // 1)
+    return f"Window: {format_duration(left)} left, ends {end}"
+
+
+def counts_line(c: Counts) -> str:
+    """The one way counts read everywhere: '3 done (2 confirmed) · 1 missed · 0 skipped ·
+    34 left'."""
+    return (
+        f"{c.done} done ({c.confirmed} confirmed) · {c.missed} missed · "
+        f"{c.skipped} skipped · {c.left} left"
+    )
 
 
 def sessions_line(st: State) -> str:
-    return f"Sessions: {st.done} done, {st.skipped} skipped, {st.left} left"
+    return f"Sessions: {counts_line(st.counts)}"
+
+
+def alarm_line(st: State, audience: Audience = "commands") -> str:
+    assert st.alarm is not None
+    ago = format_duration((st.now - st.alarm).total_seconds(), with_seconds=False)
+    late = (
+        f" (due {clock(st.alarm, st.now)}, {ago} ago)"
+        if st.now - st.alarm >= timedelta(minutes=1)
+        else ""
+    )
+    answer = "press a" if audience == "keys" else "then `icecycle ack`"
+    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off."
 
 
 def phase_line(st: State) -> str:
     """The headline: which phase, how long is left in it, and when it ends."""
+    if st.alarm is not None:
+        return alarm_line(st)
     if st.phase is None:
-        if st.state == "paused" and st.quiet_until:
-            return (
-                f"Quiet hours until {clock(st.quiet_until, st.now)}: no reminders; the "
-                "next session starts then."
-            )
         if st.state == "paused":
             return "Paused: reminders are off until you resume (icecycle resume)."
         if st.state == "done":
@@ -120,12 +247,37 @@ def phase_line(st: State) -> str:
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"
     if st.cycle and st.phase.end >= st.cycle.window_end:
         return f"Ice off (rest): {left} left; the window ends at {ends}."
+    if st.quiet_until:
+        return f"Quiet hours until {ends}: no reminders; the next session starts then."
     if st.quiet_next:
-        return (
-            f"Ice off (rest): {left} left; then quiet hours until "
-            f"{clock(st.quiet_next, st.now)}, and the next session."
-        )
+        return f"Ice off (rest): {left} left; quiet hours run until {ends}, then the next session."
     return f"Ice off (rest): {left} left, next session at {ends}."
+
+
+def window_done(c: Counts, window: timedelta, pain: list[int]) -> str:
+    """The end-of-window summary."""
+    trend = pain_trend(pain)
+    return f"The {format_span(int(window.total_seconds()))} window is over: {counts_line(c)}." + (
+        f" {trend}." if trend else ""
+    )
+
+
+NOTE_WORDS = {
+    "missed": "passed while closed",
+    "late": "notified late",
+    "failed": "notification failed",
+}
+
+
+def session_note(status: str, confirmed: bool, note: str, ended_by: str) -> str:
+    """The notes column of a session in history (the CLI and the dashboard alike)."""
+    words = [
+        "confirmed" if confirmed else "",
+        NOTE_WORDS["missed"] if status == "missed" else "",
+        NOTE_WORDS.get(note, "") if note in ("late", "failed") else "",
+        f"ended by {ended_by}" if ended_by in ("pause", "stop") else "",
+    ]
+    return ", ".join(w for w in words if w)
 
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -145,41 +297,113 @@ def pain_trend(scores: list[int]) -> str:
     return f"Pain: {sparkline(scores)} ({scores[0]} to {scores[-1]})"
 
 
-def confirmation(kind: str, before: State, after: State, acc: Fold) -> str:
+def confirmation(
+    kind: str, before: State, after: State, acc: Fold, audience: Audience = "commands"
+) -> str:
     """One short line saying what the action changed."""
     now = after.now
     upcoming = next(
         (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
     )
     nxt = next_session(after, upcoming)
+    take_off = f"{TAKE_OFF} " if before.state == "on" else ""
     if kind == "on":
         assert after.phase is not None
         return f"Ice on until {format_clock(after.phase.end, now)}. {TOWEL}"
     if kind == "off":
         return f"Ice off; that session counts as done. {nxt}"
-    if kind == "skip":
+    if kind == "skip" and before.state == "on":
         return f"Session skipped; rest as usual. {nxt}"
+    if kind == "skip":
+        skipped = before.phase.end if before.phase else now
+        return f"The {format_clock(skipped, now)} session is skipped; the rest runs on. {nxt}"
     if kind == "pause":
         return (
-            "Paused: no reminders until `icecycle resume`. The window does not stop: "
+            f"{take_off}Paused: no reminders until you resume ({do('resume', audience)}). "
+            "The window does not stop: "
             f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
         )
     if kind == "resume":
         if after.state == "off" and after.phase:
+            if after.quiet_next:
+                return (
+                    f"Resumed: quiet hours until {format_clock(after.phase.end, now)}, then ice on."
+                )
+            if after.cycle and after.phase.end >= after.cycle.window_end:
+                return "Resumed: no session is left in this window; it ends in rest."
             return (
                 f"Resumed: rest still owed until {format_clock(after.phase.end, now)}, then ice on."
             )
         return f"Resumed: ice on now. {TOWEL}"
     if kind == "stop":
         return (
-            f"Stopped the cycle ({after.done} sessions done, {after.skipped} skipped); "
-            "`icecycle history` keeps it."
+            f"{take_off}Stopped the cycle ({counts_line(after.counts)}); "
+            f"{do('history', audience)} keeps it."
         )
     if before.state == "on":
         return "Confirmed: ice is on, with a towel under it."
-    return "Acknowledged: the ice is off. No more reminders for this rest."
+    return "Acknowledged: the ice is off. No more reminders for it."
 
 
 def quiet_span(quiet: tuple[int, int]) -> str:
     (sh, sm), (eh, em) = divmod(quiet[0], 60), divmod(quiet[1], 60)
     return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
+
+
+def started(st: State, replaced: State | None) -> str:
+    """What `start` says: when the ice comes off, the lengths, and the window's end."""
+    assert st.cycle is not None and st.phase is not None
+    s, now = st.cycle.settings, st.now
+    first = f"{TAKE_OFF} " if replaced is not None and replaced.state == "on" else ""
+    if first:
+        first += "The old cycle is stopped, with its session. "
+    return (
+        f"{first}Started: ice on now, off at {clock(st.phase.end, now)} "
+        f"({format_span(s.on_s)} on, {format_span(s.off_s)} off; "
+        f"window ends {clock(st.cycle.window_end, now)}). {TOWEL}"
+    )
+
+
+def pain_noted(scores: list[int]) -> str:
+    trend = (
+        f" Since the start: {sparkline(scores)} ({scores[0]} to {scores[-1]})."
+        if len(scores) > 1
+        else ""
+    )
+    return f"Pain {scores[-1]}/10 noted.{trend}"
+
+
+def cycle_end_label(cycle: Cycle, stopped: datetime | None, now: datetime) -> str:
+    """'stopped 14:02', or 'window ended …' for a cycle that ran its course (even if a
+    later start closed it)."""
+    if stopped is not None and stopped < cycle.window_end:
+        return f"stopped {clock(stopped, now)}"
+    word = "ended" if (stopped or now) >= cycle.window_end else "ends"
+    return f"window {word} {clock(cycle.window_end, now)}"
+
+
+def history_table(
+    cycle: Cycle,
+    stopped: datetime | None,
+    st: State,
+    rows: list[Session],
+    quiet: tuple[int, int] | None,
+) -> list[str]:
+    """`icecycle history` for one cycle: a heading, the sessions so far, the totals."""
+    now = st.now
+    quiet_text = f", quiet hours {quiet_span(quiet)}" if quiet else ""
+    lines = [
+        f"Cycle {cycle.id}: from {clock(cycle.window_start, now)}, "
+        f"{cycle_end_label(cycle, stopped, now)}{quiet_text}",
+        f"  {'#':>3}  {'ice on':<16}  {'off':<5}  {'status':<11}  note",
+    ]
+    for n, r in enumerate(rows, 1):
+        if r.status == "upcoming":
+            continue
+        note = session_note(r.status, r.confirmed, r.note, r.ended_by)
+        lines.append(
+            f"  {n:>3}  {clock(r.start, now):<16}  "
+            f"{r.end.astimezone().strftime('%H:%M'):<5}  {r.status:<11}  {note}"
+        )
+    lines.append(f"  Totals: {counts_line(st.counts)}")
+    return lines

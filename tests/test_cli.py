@@ -33,7 +33,7 @@ def test_start_then_status(run, clock) -> None:
         "Ice on: 12m 00s left, off at 10:25. Keep a thin towel between the ice pack and your skin.",
         "Next change: ice off at 10:25",
         "Window: 69h 47m left, ends Sat 28 Nov 08:00",
-        "Sessions: 0 done, 0 skipped, 37 left",
+        "Sessions: 0 done (0 confirmed) · 0 missed · 0 skipped · 37 left",
     ]
 
 
@@ -41,7 +41,17 @@ def test_status_json_has_exactly_the_documented_keys(run, clock) -> None:
     run("start", "--since", "2h ago")
     clock.advance(minutes=30)
     doc = json.loads(run("status", "--json").out)
-    assert set(doc) == {"state", "now", "phase", "next_change", "window", "sessions", "settings"}
+    assert set(doc) == {
+        "state",
+        "now",
+        "phase",
+        "next_change",
+        "window",
+        "sessions",
+        "settings",
+        "alarm",  # added by issue 10: when the ice should have come off, if unanswered
+    }
+    assert doc["alarm"] == "2026-11-25T10:25:00+00:00"
     assert set(doc["phase"]) == {"kind", "started", "ends", "remaining_s"}
     assert set(doc["window"]) == {"start", "end", "length_s", "elapsed_s", "remaining_s"}
     assert doc["state"] == "off" and doc["phase"]["remaining_s"] == 85 * 60
@@ -52,7 +62,9 @@ def test_status_json_has_exactly_the_documented_keys(run, clock) -> None:
         "elapsed_s": 9000,
         "remaining_s": 250200,
     }
-    assert doc["sessions"] == {"done": 1, "skipped": 0, "left": 36}
+    # `start` put that session on (so it is not missed, though nobody confirmed it).
+    assert doc["sessions"] == {"done": 1, "confirmed": 0, "skipped": 0, "missed": 0, "left": 36}
+
     assert doc["settings"] == {"on_s": 1500, "off_s": 5400, "window_s": 259200}
     assert doc["next_change"] == "2026-11-25T11:55:00+00:00"
 
@@ -62,18 +74,18 @@ def test_every_action_confirms_in_one_line(run, clock) -> None:
     steps = [
         ("ack", "Confirmed: ice is on"),
         ("off", "Ice off; that session counts as done. Next session at 11:40."),
-        ("ack", "Acknowledged: the ice is off"),
+        ("skip", "The 11:40 session is skipped; the rest runs on. Next session at 13:35."),
         ("on", "Ice on until 10:40."),
         ("skip", "Session skipped; rest as usual. Next session at 11:50."),
-        ("pause", "Paused: no reminders until `icecycle resume`."),
+        ("pause", "Paused: no reminders until you resume (`icecycle resume`)."),
         ("resume", "Resumed: rest still owed until 11:50, then ice on."),
-        ("stop", "Stopped the cycle (1 done, 1 skipped)"),
+        ("stop", "Stopped the cycle (1 done (1 confirmed) · 0 missed · 2 skipped · 0 left)"),
     ]
     for i, (command, expected) in enumerate(steps):
         clock.advance(minutes=5 if i != 3 else 0)
         r = run(command)
         assert r.code == 0, (command, r.err)
-        assert len(r.lines) == 1 and expected.replace("(1 done, 1 skipped)", "") in r.out
+        assert len(r.lines) == 1 and expected.split(" (1 done")[0] in r.out
     assert json.loads(run("status", "--json").out)["state"] == "idle"
 
 
@@ -83,7 +95,8 @@ def test_on_too_soon_warns_but_obeys(run, clock) -> None:
     r = run("on")
     assert r.code == 0
     assert r.err.strip() == (
-        "icecycle: warning: the ice came off only 5m 00s ago; the plan rests 1h30m between sessions"
+        "icecycle: warning: the ice came off only 5m 00s ago; "
+        "1h 25m of the 1h30m rest was still owed"
     )
 
 
@@ -94,9 +107,18 @@ def test_on_too_soon_warns_but_obeys(run, clock) -> None:
         ([], "pause", "no cycle is running"),
         (["start"], "on", "cannot put the ice on now: ice is on until 10:25"),
         (["start"], "resume", "cannot resume now: ice is on until 10:25"),
-        (["start", "pause"], "pause", "cannot pause now: the cycle is paused; `icecycle resume`"),
-        (["start", "pause"], "off", "cannot take the ice off now: the cycle is paused"),
-        (["start", "off"], "skip", "cannot skip a session now: ice is off"),
+        (["start", "pause"], "pause", "cannot pause now: the cycle is paused (and the ice"),
+        (["start", "pause", "ack"], "pause", "the cycle is paused; `icecycle resume` resumes"),
+        (["start", "pause", "ack"], "off", "cannot take the ice off now: the cycle is paused"),
+        # Someone taking the ice off is never told to put it on (issue 10, finding 6).
+        (
+            ["start", "off"],
+            "off",
+            "cannot take the ice off now: ice is off; the rest lasts until 11:30; "
+            "`icecycle skip` skips the next session",
+        ),
+        (["start", "ack"], "ack", "nothing to acknowledge now: ice is on until 10:25"),
+        (["start", "off"], "ack", "nothing to acknowledge now: ice is off"),
         (
             ["start"],
             "start",
@@ -114,10 +136,10 @@ def test_refusals_exit_1_with_one_line(run, setup, command, message) -> None:
 
 
 def test_start_force_replaces_and_done_cycle_needs_no_force(run, clock) -> None:
-    run("start", "--window", "10s")
+    assert run("start", "--on", "2s", "--window", "10s").code == 0
     assert run("start", "--force").code == 0
     assert len(json.loads(run("history", "--json").out)["cycles"]) == 2
-    run("start", "--force", "--window", "10s")
+    run("start", "--force", "--on", "2s", "--window", "10s")
     clock.advance(11)
     assert json.loads(run("status", "--json").out)["state"] == "done"
     assert run("start").code == 0
@@ -162,13 +184,15 @@ def test_history_table_and_json(run, clock) -> None:
     assert lines[0].startswith("Cycle 1: from 10:00")
     assert lines[2].split() == ["1", "10:00", "10:01", "done"]
     assert lines[3].split() == ["2", "10:02", "10:02", "skipped"]
-    # After the skip at 10:02:30, sessions at 10:03:30, 10:05:30, 10:07:30 and 10:09:30
-    # (cut short by the window end at 10:10).
-    assert lines[-1] == "  Totals: 5 done, 1 skipped, 0 left"
+    # After the skip at 10:02:30, sessions at 10:03:30, 10:05:30 and 10:07:30; one at
+    # 10:09:30 would not fit before the window ends at 10:10, so the window ends in rest.
+    # Nothing was running to alert for those three and nobody acted: missed.
+    assert lines[4].split()[-4:] == ["missed", "passed", "while", "closed"]
+    assert lines[-1] == "  Totals: 1 done (0 confirmed) · 3 missed · 1 skipped · 0 left"
     doc = json.loads(run("history", "--json").out)["cycles"][0]
-    assert [s["status"] for s in doc["sessions"]] == ["done", "skipped"] + ["done"] * 4
-    assert doc["sessions"][-1]["end"] == "2026-11-25T10:10:00+00:00"
-    assert doc["totals"] == {"done": 5, "skipped": 1, "left": 0}
+    assert [s["status"] for s in doc["sessions"]] == ["done", "skipped"] + ["missed"] * 3
+    assert doc["sessions"][-1]["end"] == "2026-11-25T10:08:30+00:00"
+    assert doc["totals"] == {"done": 1, "confirmed": 0, "skipped": 1, "missed": 3, "left": 0}
 
 
 def test_data_dir_flag_and_env_are_honoured(run, tmp_path: Path, monkeypatch) -> None:
@@ -287,6 +311,10 @@ def test_status_format_for_prompts(run, clock) -> None:
 def test_status_waybar(run, clock) -> None:
     run("start")
     clock.advance(minutes=30)
+    doc = json.loads(run("status", "--waybar").out)
+    # The session ended at 10:25 and nobody has said the ice is off: the bar shouts.
+    assert doc["text"] == "TAKE THE ICE OFF" and doc["class"] == ["urgent", "off"]
+    assert run("ack").code == 0
     doc = json.loads(run("status", "--waybar").out)
     assert doc["text"] == "REST 1:25:00" and doc["class"] == "off" and doc["alt"] == "off"
     assert doc["tooltip"].splitlines()[0] == "Ice off (rest): 1h 25m left, next session at 11:55."
