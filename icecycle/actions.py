@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from icecycle import text
-from icecycle.cycle import Cycle, Event, Fold, Settings, State, fold, pain_scores
-from icecycle.durations import InputError, format_span, parse_duration, parse_when
+from icecycle.cycle import LIMITS, Cycle, Event, Fold, Settings, State, fold, pain_scores
+from icecycle.durations import SETTING_INPUT, InputError, format_span, parse_length, parse_when
 from icecycle.store import Store
 
 if TYPE_CHECKING:
     from icecycle.config import Config
 
-LIMITS = {  # (shortest, longest) in seconds; the short ends are for trying it out
-    "on": (1, 2 * 3600),
-    "off": (1, 24 * 3600),
-    "window": (5, 7 * 86400),
-}
-ICE_WARN_S = 30 * 60
+ICE_WARN_S = 30 * 60  # ice on longer than this is allowed, with a warning
 
 
 class Refused(Exception):
@@ -35,26 +30,35 @@ class Refused(Exception):
         self.code = code
 
 
-def parse_setting(name: str, value: str) -> int:
-    """Seconds for --on, --off or --window, within their limits; InputError otherwise."""
+def parse_setting(name: str, value: str, field: str | None = None) -> int:
+    """Seconds for on, off or window, within LIMITS; an InputError naming `field` otherwise.
+
+    `field` is the name the person knows it by: --on (the default) or the form's own label.
+    """
+    bare_unit, example = SETTING_INPUT[name]
     low, high = LIMITS[name]
-    seconds = parse_duration(value, "h" if name == "window" else "m")
-    if not low <= seconds <= high:
-        raise InputError(
-            f"'{value}' is out of range; --{name} takes {format_span(low)} to {format_span(high)}"
-        )
-    return seconds
+    return parse_length(
+        value,
+        field=field or f"--{name}",
+        low=low,
+        high=high,
+        bare_unit=bare_unit,
+        example=example,
+    )
 
 
-def parse_since(value: str, now: datetime, window_s: int) -> datetime:
-    """When the spasm began: not in the future, and not so long ago the window is over."""
-    since = parse_when(value, now)
+def parse_since(value: str, now: datetime, window_s: int, tz: tzinfo | None = None) -> datetime:
+    """When the spasm began: not in the future, and not so long ago the window is over.
+
+    `tz` is the local zone clock times are read in (None: the system's).
+    """
+    since = parse_when(value, now, tz)
     if since > now + timedelta(seconds=1):
         raise InputError(f"'{value}' is in the future; give when the spasm began, e.g. 3h ago")
     if since + timedelta(seconds=window_s) <= now:
         raise InputError(
             f"'{value}' is more than {format_span(window_s)} ago, so the window would already "
-            "be over; give a later time or a longer --window"
+            "be over; give a later time or a longer window"
         )
     return min(since, now)
 

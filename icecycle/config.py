@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from icecycle.durations import InputError, parse_duration
+from icecycle.cycle import LIMITS
+from icecycle.durations import SETTING_INPUT, InputError, QuietHours, parse_length
 
 EXAMPLE = """\
 # icecycle's settings. Every line is optional; delete what you do not need.
@@ -62,23 +63,8 @@ def config_path(env: Mapping[str, str] | None = None) -> str:
 
 
 def parse_quiet_hours(text: str) -> tuple[int, int]:
-    """'23:00-07:00' -> minutes after midnight of the start and the end (may cross midnight)."""
-    try:
-        start, end = (part.strip() for part in text.split("-"))
-        minutes = []
-        for part in (start, end):
-            hh, mm = part.split(":")
-            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-                raise ValueError
-            minutes.append(int(hh) * 60 + int(mm))
-    except ValueError:
-        raise InputError(f"'{text}' is not a span of hours; try 23:00-07:00") from None
-    if minutes[0] == minutes[1]:
-        raise InputError(f"'{text}' starts and ends at the same time; try 23:00-07:00")
-    return minutes[0], minutes[1]
-
-
-_LIMITS = {"on": (1, 2 * 3600), "off": (1, 24 * 3600), "window": (5, 7 * 86400)}
+    """'23:00-07:00' -> minutes after midnight of the start and the end (QuietHours.parse)."""
+    return QuietHours.parse(text)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -107,16 +93,16 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"{path}: {key}: {why}")
 
-    def duration(key: str, value: Any, unit: str, low: int, high: int) -> int:
+    def duration(key: str, value: Any, unit: str, low: int, high: int, example: str) -> int:
         if not isinstance(value, str):
-            raise bad(key, f'give a duration in quotes, e.g. {key} = "25m"')
+            first = example.split()[0]
+            raise bad(key, f'give a duration in quotes, e.g. {key.split(".")[-1]} = "{first}"')
         try:
-            seconds = parse_duration(value, unit)
+            return parse_length(
+                value, field=key, low=low, high=high, bare_unit=unit, example=example
+            )
         except InputError as exc:
             raise bad(key, str(exc)) from None
-        if not low <= seconds <= high:
-            raise bad(key, f"'{value}' is out of range")
-        return seconds
 
     known = {"on", "off", "window", "quiet_hours", "notifications", "hooks"}
     for key in doc:
@@ -124,17 +110,18 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
             raise bad(key, f"unknown key; known keys are {', '.join(sorted(known))}")
     for key in ("on", "off", "window"):
         if key in doc:
-            low, high = _LIMITS[key]
-            values[f"{key}_s"] = duration(key, doc[key], "h" if key == "window" else "m", low, high)
+            unit, example = SETTING_INPUT[key]
+            values[f"{key}_s"] = duration(key, doc[key], unit, *LIMITS[key], example)
             sources[f"{key}_s"] = path
     if "quiet_hours" in doc:
         if not isinstance(doc["quiet_hours"], str):
             raise bad("quiet_hours", 'give it in quotes, e.g. quiet_hours = "23:00-07:00"')
         try:
-            parse_quiet_hours(doc["quiet_hours"])
+            quiet = QuietHours.parse(doc["quiet_hours"])
         except InputError as exc:
             raise bad("quiet_hours", str(exc)) from None
-        values["quiet_hours"], sources["quiet_hours"] = doc["quiet_hours"], path
+        # Kept as written canonically: a cycle records this text, and reads it back later.
+        values["quiet_hours"], sources["quiet_hours"] = str(quiet), path
     notes = doc.get("notifications", {})
     if not isinstance(notes, dict):
         raise bad("notifications", "should be a table: [notifications]")
@@ -145,7 +132,7 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
                 raise bad(name, "should be true or false")
             values[key] = value
         elif key == "repeat_every":
-            values["repeat_every_s"] = duration(name, value, "m", 10, 3600)
+            values["repeat_every_s"] = duration(name, value, "m", 10, 3600, "2m")
             key = "repeat_every_s"
         elif key == "repeat_count":
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:

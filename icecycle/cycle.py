@@ -73,6 +73,15 @@ class Settings(NamedTuple):
         return self.on if kind == ON else self.off
 
 
+#: The shortest and longest each setting may be, in seconds (the short ends are for trying
+#: icecycle out); the command line, the config file and the start screen all check these.
+LIMITS: Mapping[str, tuple[int, int]] = {
+    "on": (1, 2 * 3600),
+    "off": (1, 24 * 3600),
+    "window": (5, 7 * 86400),
+}
+
+
 class Cycle(NamedTuple):
     id: int
     window_start: datetime

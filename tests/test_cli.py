@@ -148,12 +148,15 @@ def test_start_force_replaces_and_done_cycle_needs_no_force(run, clock) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["start", "--on", "25x"], "argument --on: '25x' is not a duration; try 25m or 1h30m"),
+        (
+            ["start", "--on", "25x"],
+            "argument --on: '25x' is not a duration; --on takes 1s to 2h, e.g. 25m",
+        ),
         (["start", "--on", "3h"], "'3h' is out of range; --on takes 1s to 2h"),
         (["start", "--on", "0s"], "--on takes 1s to 2h"),
         (["start", "--off", "25h"], "--off takes 1s to 24h"),
-        (["start", "--window", "4s"], "--window takes 5s to 168h"),
-        (["start", "--window", "8d"], "--window takes 5s to 168h"),
+        (["start", "--window", "4s"], "--window takes 5s to 7d, e.g. 72h or 2d"),
+        (["start", "--window", "8d"], "--window takes 5s to 7d, e.g. 72h or 2d"),
         (["start", "--since", "tomorrow"], "'tomorrow' is not a time"),
         (["start", "--since", "2026-11-26T10:00"], "is in the future"),
         (["start", "--since", "4d ago"], "window would already be over"),

@@ -40,7 +40,7 @@ async def test_start_screen_validates_like_the_cli(data_dir, clock) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         error = str(app.screen.query_one("#start-error").content)
-        assert error == "'25x' is not a duration; try 25m or 1h30m"
+        assert error == "'25x' is not a duration; --on takes 1s to 2h, e.g. 25m"
         app.screen.query_one("#field-on", Input).value = "25m"
         app.screen.query_one("#field-since", Input).value = "5d ago"
         await pilot.press("ctrl+s")
