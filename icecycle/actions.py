@@ -122,6 +122,15 @@ class Plan(NamedTuple):
     since_now: bool = False
 
 
+#: What the start screen calls each field (the command line says --on, --since, ...).
+FORM_FIELDS = {
+    "since": "Spasm began",
+    "on": "Ice on for",
+    "off": "Ice off for",
+    "window": "Window",
+}
+
+
 def plan_start(
     cfg: Config,
     now: datetime,
@@ -129,9 +138,16 @@ def plan_start(
     on: str | int | None = None,
     off: str | int | None = None,
     window: str | int | None = None,
+    audience: text.Audience = "commands",
 ) -> Plan:
     """Check a start request (the CLI's options or the start screen's fields) against the
     config's defaults and the limits. Raises Refused with code 2 naming the bad field."""
+
+    def bad(name: str, why: object) -> Refused:
+        if audience == "keys":  # (a length's message already names its field)
+            return Refused(str(why) if name != "since" else f"{FORM_FIELDS[name]}: {why}", 2)
+        return Refused(f"argument --{name}: {why}", 2)
+
     values = {"on": on, "off": off, "window": window}
     defaults = {"on": cfg.on_s, "off": cfg.off_s, "window": cfg.window_s}
     lengths: dict[str, int] = {}
@@ -141,20 +157,21 @@ def plan_start(
         elif isinstance(value, int):
             lengths[name] = value
         else:
+            field = FORM_FIELDS[name] if audience == "keys" else None
             try:
-                lengths[name] = parse_setting(name, value)
+                lengths[name] = parse_setting(name, value, field)
             except InputError as exc:
-                raise Refused(f"argument --{name}: {exc}", 2) from None
+                raise bad(name, exc) from None
     settings = Settings(lengths["on"], lengths["off"], lengths["window"])
     try:
         began = parse_since(since, now, settings.window_s)
     except InputError as exc:
-        raise Refused(f"argument --since: {exc}", 2) from None
+        raise bad("since", exc) from None
     except (OverflowError, ValueError) as exc:  # e.g. year 1: out of datetime's range
-        raise Refused(f"argument --since: '{since}' is out of range ({exc})", 2) from None
+        raise bad("since", f"'{since}' is out of range ({exc})") from None
     window_end = began + settings.window
     if now + settings.on > window_end:
-        raise Refused(text.no_room_to_start(settings, window_end, now), 2)
+        raise Refused(text.no_room_to_start(settings, window_end, now, audience), 2)
     warnings = (text.long_ice_warning(settings.on_s),) if settings.on_s > ICE_WARN_S else ()
     return Plan(began, settings, warnings, since.strip().lower() == "now")
 
@@ -214,30 +231,31 @@ class Done(NamedTuple):
     acc: Fold
 
 
-def act(store: Store | None, kind: str, clock: Now) -> Done:
+def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "commands") -> Done:
     """Check an action against the state now and append it, in one transaction.
 
     The clock is read once the write lock is held, so no event is ever stamped earlier
     than the one committed before it. Raises Refused if the action does not apply.
     """
     if store is None:
-        raise Refused(text.refusal(kind, _idle(clock())))
+        raise Refused(text.refusal(kind, _idle(clock()), None, audience))
     with store.transaction():
         now = clock()
         current = store.current()
         if current is None:
-            raise Refused(text.refusal(kind, _idle(now)))
+            raise Refused(text.refusal(kind, _idle(now), None, audience))
         cycle, events = current
         acc = fold(cycle, events)
-        before = acc.state_at(now)
+        notes = store.session_notes(cycle.id)
+        before = acc.state_at(now, notes)
         if kind == "off" and before.state != "on" and before.alarm is not None:
             kind = "ack"  # "I took it off": answers the alarm
-        reason = acc.check(kind, now)
+        reason = acc.check(kind, now, notes)
         if reason is not None:
-            raise Refused(text.refusal(kind, before, reason))
+            raise Refused(text.refusal(kind, before, reason, audience))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
-    return Done(kind, before, acc.state_at(now), acc)
+    return Done(kind, before, acc.state_at(now, notes), acc)
 
 
 def record_pain(store: Store | None, score: int, clock: Now) -> list[int]:

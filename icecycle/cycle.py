@@ -223,6 +223,10 @@ class _Closed(NamedTuple):
     ended_by: EndedBy
 
 
+#: A session inside the fold: start, end, status (None: ended, not yet classified), what
+#: ended it.
+_Row = tuple[int, int, "SessionStatus | None", "EndedBy"]
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -264,10 +268,8 @@ class Fold:
         self.closed: list[_Closed] = []
         self.skipped_ahead: list[tuple[int, int]] = []
         self.confirmed: set[int] = set()
-        self.acked: set[int] = set()
-        #: A take-it-off alarm left by a session that an action ended (pause), until answered
-        #: or until ice goes on again.
-        self.open_alarm: int | None = None
+        #: When someone answered a take-it-off alarm (`ack`, or `off` while it rang).
+        self.answered: list[int] = []
         self.ignored = 0
         self.quiet: tuple[int, int] | None = None  # minutes after local midnight
         self.tz: tzinfo | None = None  # None: the system's local time
@@ -373,32 +375,44 @@ class Fold:
         seg, hold, _ = self._current(t)
         return self._name(seg, hold, t)
 
-    def _alarm(self, seg: _Segment | None, hold: _Hold | None, t: int) -> int | None:
-        """When the ice should have come off, if nobody has answered that yet."""
+    def _alarm(self, rows: list[_Row], t: int) -> int | None:
+        """When the ice should have come off, if nobody has answered that yet: the end of
+        the last session that ended other than by `off`, `skip` or `stop` (its length, a
+        pause, the window end), unless a session began since. A missed session neither
+        raises an alarm nor silences an earlier one (nothing told them to put ice on)."""
         if self.stopped_at is not None:
             return None
-        cand = self.open_alarm
-        if seg is not None:
-            p = self._at(seg, hold, min(t, self.end_us - 1))
-            if p.kind == ON:
-                cand = p.end if t >= p.end else None
-            elif not p.by_person:
-                cand = p.start
-        if cand is None or cand > t or cand in self.acked:
+        alarm = None
+        for start, end, status, ended_by in rows:
+            if start > t or status in ("upcoming", "missed"):
+                continue
+            if status == "in progress":
+                alarm = None
+            elif (start, end) in self._skipped_ahead_set():
+                continue  # skipped before it began: it never happened
+            else:
+                alarm = None if ended_by in ("off", "skip", "stop") else end
+        if alarm is None or alarm > t or any(a >= alarm for a in self.answered):
             return None
-        return cand
+        return alarm
 
-    def check(self, kind: str, now: datetime) -> Reason | None:
+    def _skipped_ahead_set(self) -> set[tuple[int, int]]:
+        return set(self.skipped_ahead)
+
+    def check(
+        self, kind: str, now: datetime, notes: Mapping[datetime, str] | None = None
+    ) -> Reason | None:
         """None if the action applies at `now`, else why not."""
         t = self._clamp(now)
-        seg, hold, _ = self._current(t)
+        seg, hold, passed = self._current(t)
         name = self._name(seg, hold, t)
         if kind == "ack":
             if name == ON:
                 assert seg is not None
                 p = self._at(seg, hold, t)
                 return "nothing-to-ack" if p.start in self.confirmed else None
-            return None if self._alarm(seg, hold, t) is not None else "nothing-to-ack"
+            rows = self._classified(t, seg, hold, passed, notes)
+            return None if self._alarm(rows, t) is not None else "nothing-to-ack"
         if name not in ALLOWED.get(kind, ()):
             return "state"
         if kind == "on" and t + self.on > self.end_us:
@@ -423,8 +437,9 @@ class Fold:
         seg, hold, passed = self._current(t)
         cyc = self.cycle
         name = self._name(seg, hold, t)
-        counts = self._counts(t, seg, hold, passed, notes)
-        alarm = self._alarm(seg, hold, t)
+        rows = self._classified(t, seg, hold, passed, notes)
+        counts = _count(rows, self.confirmed)
+        alarm = self._alarm(rows, t)
         alarm_dt = _dt(alarm) if alarm is not None else None
         rest_owed = timedelta(microseconds=self._rest_owed(seg, hold, t))
         common = {
@@ -599,28 +614,19 @@ class Fold:
             for a, b, status, by in self._rows(t, seg, hold, passed)
         ]
 
-    def _counts(
+    def _classified(
         self,
         t: int,
         seg: _Segment | None,
         hold: _Hold | None,
         passed: list[_Closed],
         notes: Mapping[datetime, str] | None,
-    ) -> Counts:
+    ) -> list[_Row]:
         notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
-        done = confirmed = skipped = missed = left = 0
-        for a, b, status, by in self._rows(t, seg, hold, passed):
-            s = self._status(a, b, status, by, notes_us)
-            if s == "done":
-                done += 1
-                confirmed += a in self.confirmed
-            elif s == "skipped":
-                skipped += 1
-            elif s == "missed":
-                missed += 1
-            else:
-                left += 1
-        return Counts(done, confirmed, skipped, missed, left)
+        return [
+            (a, b, self._status(a, b, status, by, notes_us), by)
+            for a, b, status, by in self._rows(t, seg, hold, passed)
+        ]
 
     # -- folding -----------------------------------------------------------------------
 
@@ -637,7 +643,6 @@ class Fold:
         kind = event.kind
         if kind == "started":
             self._set_quiet(event.data)
-            self.open_alarm = None
             self._set_seg(_Segment(t, ON, self.on, True))
             return
         if kind == "quiet":  # the quiet hours changed from here on
@@ -649,7 +654,13 @@ class Fold:
             return  # pain scores, exports and the like: not part of the schedule
         if kind == "off" and self._name(seg, hold, t) != ON:
             kind = "ack"  # "I took it off" while the alarm rings answers the alarm
-        if self.check(kind, _dt(t)) is not None:
+        # A stored `ack` that answers nothing changes nothing (the actions refuse it first).
+        applies = (
+            self._name(seg, hold, t) in ALLOWED["ack"]
+            if kind == "ack"
+            else (self.check(kind, _dt(t)) is None)
+        )
+        if not applies:
             self.ignored += 1
             return
         name = self._name(seg, hold, t)
@@ -658,9 +669,7 @@ class Fold:
                 assert seg is not None
                 self.confirmed.add(self._at(seg, hold, t).start)
             else:
-                alarm = self._alarm(seg, hold, t)
-                assert alarm is not None
-                self.acked.add(alarm)
+                self.answered.append(t)
             return
         if kind == "resume":
             self.paused_at = None
@@ -673,7 +682,6 @@ class Fold:
             self._end_segment(t, kind)  # type: ignore[arg-type]
         if kind == "on":
             self.paused_at = None
-            self.open_alarm = None
             self._set_seg(_Segment(t, ON, self.on, True))
             self.confirmed.add(t)
         elif kind in ("off", "skip"):
@@ -704,10 +712,8 @@ class Fold:
         if t < self.end_us:
             if p.kind == ON:
                 self.last_off = t
-                self.open_alarm = t if ended_by == "pause" else None
             elif not p.by_person:
                 self.last_off = p.start
-                self.open_alarm = p.start  # an unanswered alarm outlives a pause
         self.closed.append(_Closed(self.seg, self.hold, t, ended_by))
 
     def _set_quiet(self, data: str | None) -> None:
@@ -720,6 +726,21 @@ class Fold:
         span = doc.get("quiet_hours") if isinstance(doc, dict) else None
         self.quiet = _parse_quiet(span) if isinstance(span, str) and span else None
         self.tz = _zone(doc.get("tz")) if self.quiet else None
+
+
+def _count(rows: list[_Row], confirmed: set[int]) -> Counts:
+    done = confirmed_done = skipped = missed = left = 0
+    for start, _end, status, _by in rows:
+        if status == "done":
+            done += 1
+            confirmed_done += start in confirmed
+        elif status == "skipped":
+            skipped += 1
+        elif status == "missed":
+            missed += 1
+        else:
+            left += 1
+    return Counts(done, confirmed_done, skipped, missed, left)
 
 
 def _parse_quiet(span: str) -> tuple[int, int] | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Literal, NamedTuple, Protocol
 
+from icecycle.cycle import Counts
 from icecycle.durations import format_clock, format_duration
 
 Urgency = Literal["low", "normal", "critical"]
@@ -73,21 +74,31 @@ def ice_on(now: datetime, start: datetime, end: datetime, late: bool) -> Notice:
     )
 
 
-def ice_off(now: datetime, start: datetime, next_on: datetime | None, late: bool) -> Notice:
-    after = (
-        f"Rest until {format_clock(next_on, now)}, when the next session begins."
-        if next_on
-        else "That was the last session of this window."
+def ice_off(
+    now: datetime, start: datetime, next_on: datetime | None, late: bool, why: str = "time"
+) -> Notice:
+    """The take-it-off alarm; `why` is what ended the session: its own length ("time"),
+    a pause, or the end of the window."""
+    if why == "pause":
+        after = "The cycle is paused: no more sessions until you resume it."
+    elif next_on:
+        after = f"Rest until {format_clock(next_on, now)}, when the next session begins."
+    else:
+        after = "That was the last session of this window."
+    over = (
+        "You paused the cycle, so this session is over."
+        if why == "pause"
+        else ("This session is over.")
     )
     if late:
         return Notice(
             "off",
             "Take the ice off now",
-            f"The rest began {_ago(now, start)} ago, while icecycle was closed or "
+            f"The session ended {_ago(now, start)} ago, while icecycle was closed or "
             f"the computer was asleep. {after}",
             "critical",
         )
-    return Notice("off", "Take the ice off now", f"This session is over. {after}", "critical")
+    return Notice("off", "Take the ice off now", f"{over} {after}", "critical")
 
 
 def reminder(now: datetime, ended: datetime) -> Notice:
@@ -100,17 +111,17 @@ def reminder(now: datetime, ended: datetime) -> Notice:
     )
 
 
-def window_done(
-    done: int, skipped: int, window: timedelta, pain: list[int] | None = None
-) -> Notice:
+def window_done(counts: Counts, window: timedelta, pain: list[int] | None = None) -> Notice:
+    from icecycle.text import counts_line
+
     hours = round(window.total_seconds() / 3600)
     span = f"{hours}-hour" if hours >= 1 else format_duration(window.total_seconds())
     trend = f" Pain went from {pain[0]} to {pain[-1]} out of 10." if pain and len(pain) > 1 else ""
     return Notice(
         "done",
         "Cold therapy window complete",
-        f"The {span} window is over: {done} sessions done, {skipped} skipped.{trend} "
-        "No more ice reminders.",
+        f"The {span} window is over: {counts_line(counts)}.{trend} "
+        "No more sessions in this window.",
     )
 
 

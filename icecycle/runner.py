@@ -11,7 +11,7 @@ from typing import Any
 
 from icecycle import notify
 from icecycle.clock import Clock
-from icecycle.cycle import Cycle, Event, Fold, State, fold, sessions
+from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
 from icecycle.notify import Notice, Notifier, Result
 from icecycle.store import Store, StoreError
@@ -60,6 +60,8 @@ class Runner:
         self.cycle: Cycle | None = None
         self.events: list[Event] = []
         self.acc: Fold | None = None
+        #: What was recorded for each session (by its start): tells missed sessions apart.
+        self.notes: dict[datetime, str] = {}
         self.armed: datetime | None = None
         self.last_result: Result | None = None
         self.passed_on_open = 0
@@ -85,7 +87,7 @@ class Runner:
             self.acc = fold(self.cycle, self.events)
 
     def state(self) -> State | None:
-        return self.acc.state_at(self.clock.now()) if self.acc else None
+        return self.acc.state_at(self.clock.now(), self.notes) if self.acc else None
 
     def changed(self) -> bool:
         version = self.store.data_version()
@@ -97,7 +99,11 @@ class Runner:
     # -- deciding ------------------------------------------------------------------------
 
     def due(self, *, force_reload: bool = False) -> list[Delivery]:
-        """Claim and return the notices due now; re-arm the next boundary."""
+        """Claim and return the notices due now; re-arm the next boundary.
+
+        The take-it-off alarm is keyed by the moment the ice should have come off, whatever
+        ended the session (its length, a pause, the window end), and repeats until answered.
+        """
         if self.changed() or force_reload or self._first:
             self.reload()
         now = self.clock.now()
@@ -106,12 +112,14 @@ class Runner:
             self.armed = None
             self._first = False
             return out
-        cyc, st = self.cycle, self.acc.state_at(now)
+        cyc = self.cycle
+        notes = self.notes = self.store.session_notes(cyc.id)
+        st = self.acc.state_at(now, notes)
         self._env = hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
-        if seen != self._phase_seen and st.state != "paused":
-            self._record_passed(phase.start if phase else now, now)
+        if seen != self._phase_seen:
+            self._record_passed(phase.start if phase else now, now, notes)
             self._phase_seen = seen
         if st.state == "on" and phase:
             late = now - phase.start > LATE_AFTER
@@ -123,27 +131,25 @@ class Runner:
                 late,
                 lambda: notify.ice_on(now, phase.start, phase.end, late),
             )
-        elif st.state == "off" and phase and not phase.by_person:
-            late = now - phase.start > LATE_AFTER
-            next_on = st.quiet_next or (phase.end if phase.end < cyc.window_end else None)
+        alarm = st.alarm
+        if alarm is not None:
+            late = now - alarm > LATE_AFTER
+            why = {"paused": "pause", "done": "window"}.get(st.state, "time")
+            next_on = None
+            if st.state == "off" and phase and phase.end < cyc.window_end:
+                next_on = phase.end
             out += self._claim(
-                "off",
-                phase.start,
-                0,
-                now,
-                late,
-                lambda: notify.ice_off(now, phase.start, next_on, late),
+                "off", alarm, 0, now, late, lambda: notify.ice_off(now, alarm, next_on, late, why)
             )
-            if not st.acknowledged:
-                out += self._reminders(phase.start, phase.end, now)
-        elif st.state == "done" and not st.stopped:
+            out += self._reminders(alarm, now)
+        if st.state == "done" and not st.stopped:
             out += self._claim(
                 "done",
                 cyc.window_end,
                 0,
                 now,
                 False,
-                lambda: notify.window_done(st.done, st.skipped, cyc.settings.window, self._pain()),
+                lambda: notify.window_done(st.counts, cyc.settings.window, self._pain()),
             )
         self._first = False
         self.armed = self._next_boundary(st)
@@ -172,37 +178,35 @@ class Runner:
         notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
         return [Delivery(claim_id, notice, late)]
 
-    def _reminder_times(self, start: datetime, end: datetime) -> list[datetime]:
-        """When the ice-off reminders fall: every `repeat_every` after the ice-off notice
-        actually went out (so a late notice is not followed at once by a burst)."""
+    def _reminder_times(self, alarm: datetime) -> list[datetime]:
+        """When the take-it-off reminders fall: every `repeat_every` after the first alarm
+        actually went out (so a late one is not followed at once by a burst)."""
         assert self.cycle is not None
-        base = self._first_notice.get(("off", start))
+        base = self._first_notice.get(("off", alarm))
         if base is None:
-            base = self.store.claimed_at(self.cycle.id, "off", start, 0)
+            base = self.store.claimed_at(self.cycle.id, "off", alarm, 0)
             if base is None:
                 return []
-            self._first_notice[("off", start)] = base
-        times = (base + k * self.repeat_every for k in range(1, self.repeat_count + 1))
-        return [t for t in times if t < end]
+            self._first_notice[("off", alarm)] = base
+        return [base + k * self.repeat_every for k in range(1, self.repeat_count + 1)]
 
-    def _reminders(self, start: datetime, end: datetime, now: datetime) -> list[Delivery]:
-        """The latest ice-off reminder due, if not yet sent; earlier missed ones are skipped."""
+    def _reminders(self, alarm: datetime, now: datetime) -> list[Delivery]:
+        """The latest reminder due, if not yet sent; earlier missed ones are skipped."""
         assert self.cycle is not None
-        due = [k for k, t in enumerate(self._reminder_times(start, end), 1) if t <= now]
+        due = [k for k, t in enumerate(self._reminder_times(alarm), 1) if t <= now]
         if not due:
             return []
         for k in due[:-1]:
-            self._handled.add((self.cycle.id, "off", start, k))
-        return self._claim("off", start, due[-1], now, False, lambda: notify.reminder(now, start))
+            self._handled.add((self.cycle.id, "off", alarm, k))
+        return self._claim("off", alarm, due[-1], now, False, lambda: notify.reminder(now, alarm))
 
-    def _record_passed(self, before: datetime, now: datetime) -> None:
-        """Sessions that began and ended while no runner was watching: record, never send."""
+    def _record_passed(self, before: datetime, now: datetime, notes: dict[datetime, str]) -> None:
+        """Sessions that began and ended with nothing running to alert and nobody acting:
+        record them (they count as missed), never send."""
         assert self.cycle is not None and self.acc is not None
-        notes = self.store.session_notes(self.cycle.id)
-        rows = sessions(self.cycle, self.events, now, notes)
         passed = 0
-        for s in rows:
-            if s.status in ("done", "skipped") and not s.note and s.start < before:
+        for s in self.acc.sessions(now, notes):
+            if s.status == "missed" and not s.note and s.start < before:
                 if self.store.claim(self.cycle.id, "on", s.start, 0, now, "passed") is not None:
                     passed += 1
                 self._handled.add((self.cycle.id, "on", s.start, 0))
@@ -213,21 +217,18 @@ class Runner:
             self.report(Report("passed", f"{passed} {word} passed while icecycle was closed"))
 
     def _pain(self) -> list[int]:
-        return [
-            int(e.data) for e in self.events if e.kind == "pain" and e.data and e.data.isdigit()
-        ]
+        return pain_scores(self.events)
 
     def _next_boundary(self, st: State) -> datetime | None:
         assert self.cycle is not None
-        if st.state == "paused":
-            return st.quiet_until or self.cycle.window_end
-        if st.phase is None:
-            return None
-        candidates = [st.phase.end]
-        if st.state == "off" and not st.phase.by_person and not st.acknowledged:
-            times = self._reminder_times(st.phase.start, st.phase.end)
-            candidates += [t for t in times if t > st.now][:1]
-        return min(candidates)
+        candidates = []
+        if st.phase is not None:
+            candidates.append(st.phase.end)
+        elif st.state == "paused":
+            candidates.append(self.cycle.window_end)
+        if st.alarm is not None:
+            candidates += [t for t in self._reminder_times(st.alarm) if t > st.now][:1]
+        return min(candidates) if candidates else None
 
     # -- delivering ----------------------------------------------------------------------
 

@@ -156,10 +156,17 @@ def already_running(st: State) -> str:
     )
 
 
-def no_room_to_start(settings: Settings, window_end: datetime, now: datetime) -> str:
+def no_room_to_start(
+    settings: Settings, window_end: datetime, now: datetime, audience: Audience = "commands"
+) -> str:
+    fix = (
+        "give a later --since or a longer --window"
+        if audience == "commands"
+        else "give a later time the spasm began or a longer window"
+    )
     return (
         f"the window would end {clock(window_end, now)}, too soon for one "
-        f"{format_span(settings.on_s)} session; give a later --since or a longer --window"
+        f"{format_span(settings.on_s)} session; {fix}"
     )
 
 

@@ -68,16 +68,20 @@ async def test_each_change_is_notified_once(store, clock) -> None:
     await step(runner, clock, 120)
     clock.set(T0 + timedelta(seconds=600))
     await runner.run_once()
-    # Seen: on at 0, off at 60, on at 180; the sessions at 360 and 540 passed in the jump.
+    # Seen: on at 0, off at 60, on at 180; the sessions at 360 and 540 passed in the jump
+    # (missed: nothing told them to put ice on, so no late alarm for them either). The
+    # session at 180 had its alarm at 240, then the jump: it is still unanswered.
     assert [n.title for n in rec.sent] == [
         "Ice on, towel first",
         "Take the ice off now",
         "Ice on, towel first",
+        "Take the ice off now",
         "Cold therapy window complete",
     ]
+    assert rec.sent[-2].urgency == "critical" and "ended 6m ago" in rec.sent[-2].body
     assert store.session_notes(1)[T0 + timedelta(seconds=360)] == "passed"
-    assert "4 sessions done, 0 skipped" in rec.sent[-1].body
-    assert runner.armed is None  # idle after the window
+    assert "2 done (0 confirmed) · 2 missed · 0 skipped · 0 left" in rec.sent[-1].body
+    assert runner.armed is None  # idle after the window (repeat_count=0: no reminders)
 
 
 async def test_claims_make_two_runners_send_once(store, clock, data_dir) -> None:
@@ -134,10 +138,13 @@ async def test_catch_up_after_a_jump_sends_one_late_notice(store, clock) -> None
     runner = make(store, clock, rec, reports)
     await step(runner, clock)
     await step(runner, clock, 3 * 3600)  # asleep for three hours
+    # The session at 0 was announced, then the computer slept through its end: its alarm
+    # is still open, though a (missed) session came and went since.
     assert [n.kind for n in rec.sent] == ["on", "off"]
     late = rec.sent[-1]
     assert (
-        "The rest began 40m ago, while icecycle was closed or the computer was asleep" in late.body
+        "The session ended 2h 35m ago, while icecycle was closed or the computer was asleep"
+        in late.body
     )
     notes = store.session_notes(1)
     assert notes[T0 + timedelta(minutes=115)] == "passed"
@@ -155,10 +162,12 @@ async def test_opening_late_marks_passed_sessions(store, clock) -> None:
     rec = Recorder()
     runner = make(store, clock, rec)
     await runner.run_once()
+    # `start` put the first session on (the person acted), so its alarm at 10:25 is still
+    # open; the two after it passed with nothing running: missed, no notice for them.
     assert [n.kind for n in rec.sent] == ["off"]
-    assert rec.sent[0].urgency == "critical" and "The rest began 55m ago" in rec.sent[0].body
-    assert runner.passed_on_open == 3
-    assert sorted(v for v in store.session_notes(1).values()) == ["passed"] * 3
+    assert rec.sent[0].urgency == "critical" and "The session ended 4h 45m ago" in rec.sent[0].body
+    assert runner.passed_on_open == 2
+    assert sorted(v for v in store.session_notes(1).values()) == ["passed"] * 2
 
 
 async def test_failure_is_reported_once_and_schedule_goes_on(store, clock) -> None:
@@ -182,14 +191,23 @@ async def test_pause_silences_and_resume_owes_rest(store, clock, elsewhere) -> N
     rec = Recorder()
     runner = make(store, clock, rec)
     await step(runner, clock)
-    elsewhere.append(cid, "pause", clock.advance(minutes=10))
+    paused = clock.advance(minutes=10)
+    elsewhere.append(cid, "pause", paused)
     await step(runner, clock, 1)
-    assert runner.armed == T0 + timedelta(hours=72)  # only the window end is left
+    # A pause during ice on ends the session with the usual take-it-off alarm (issue 10).
+    assert [n.kind for n in rec.sent] == ["on", "off"]
+    assert rec.sent[-1].urgency == "critical" and "You paused the cycle" in rec.sent[-1].body
+    assert runner.armed == paused + timedelta(seconds=1) + timedelta(minutes=2)  # reminder
+    await step(runner, clock, 120)
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]  # the pause does not hush it
+    elsewhere.append(cid, "ack", clock.now())
+    await step(runner, clock, 1)
+    assert runner.armed == T0 + timedelta(hours=72)  # answered: only the window end is left
     await step(runner, clock, 3600)
-    assert [n.kind for n in rec.sent] == ["on"]
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]
     elsewhere.append(cid, "resume", clock.now())  # rest owed until 10:10 + 90 min
     await step(runner, clock, 1)
-    assert [n.kind for n in rec.sent] == ["on"]  # the ice is already off: no alarm
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]  # the ice is already off
     assert runner.armed == T0 + timedelta(minutes=100)
 
 

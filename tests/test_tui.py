@@ -7,6 +7,7 @@ from datetime import timedelta
 from textual.widgets import Input
 
 from icecycle.tui.app import QUIT_MESSAGE
+from icecycle.tui.screens.confirm import ConfirmScreen
 from icecycle.tui.screens.help import HelpScreen
 from icecycle.tui.screens.history import HistoryScreen
 from icecycle.tui.screens.pain import PainScreen
@@ -40,7 +41,8 @@ async def test_start_screen_validates_like_the_cli(data_dir, clock) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         error = str(app.screen.query_one("#start-error").content)
-        assert error == "'25x' is not a duration; --on takes 1s to 2h, e.g. 25m"
+        # The form names its own field, never the command line's --on (issue 11).
+        assert error == "'25x' is not a duration; Ice on for takes 1s to 2h, e.g. 25m"
         app.screen.query_one("#field-on", Input).value = "25m"
         app.screen.query_one("#field-since", Input).value = "5d ago"
         await pilot.press("ctrl+s")
@@ -127,7 +129,16 @@ async def test_space_pause_skip_keys(data_dir, clock) -> None:
         await pilot.pause()
         assert kinds(store)[-1] == "pain" and store.events(1)[-1].data == "6"
         await tick(app, pilot, clock, 60)
-        await pilot.press("space")  # ice on again (too soon, but the person asked)
+        await pilot.press("space")  # ice on again, too soon: it asks first (issue 10)
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "1h 29m more" in str(app.screen.query_one("#confirm-body").content)
+        await pilot.press("enter")  # the default answer keeps resting
+        await pilot.pause()
+        assert kinds(store)[-1] == "pain" and app.state.state == "off"
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.click("#yes")  # the person insists
         await pilot.pause()
         assert kinds(store)[-1] == "on" and app.state.state == "on"
         await tick(app, pilot, clock, 60)
@@ -166,8 +177,9 @@ async def test_history_help_and_quit_leaves_the_cycle_running(data_dir, clock) -
     app = app_for(store, clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        # the sessions at 0, 115 and 230 min
-        assert text_of(app, "#notice") == "3 sessions passed while icecycle was closed."
+        # the sessions at 115 and 230 min (the one at 0 was put on by `start`)
+        assert text_of(app, "#notice") == "2 sessions passed while icecycle was closed."
+        assert app.urgent  # nobody said the first session's ice came off at 10:25
         await pilot.press("h")
         await pilot.pause()
         assert isinstance(app.screen, HistoryScreen)
@@ -196,7 +208,9 @@ async def test_a_change_from_another_terminal_shows_within_a_tick(data_dir, cloc
         other = open_store(data_dir)  # `icecycle pause` in a second terminal
         other.append(cid, "pause", clock.now())
         await tick(app, pilot, clock, 1)
-        assert text_of(app, "#headline") == "PAUSED"
+        # A pause during ice on is a take-it-off alarm, on this screen too (issue 10).
+        assert text_of(app, "#headline") == "TAKE THE ICE OFF NOW"
+        assert app.query_one(PhasePanel).has_class("-paused", "-urgent")
         await pilot.press("p")  # and the TUI's own action is in the store at once
         await pilot.pause()
         assert [e.kind for e in other.events(cid)][-1] == "resume"

@@ -1,33 +1,26 @@
-"""The dashboard a person leaves open through recovery; it hosts the runner."""
+"""The app a person leaves open through recovery: it hosts the runner, the dashboard and the
+dialogs, and carries out what the keys ask through the shared actions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import Footer, Label
 
-from icecycle import text
-from icecycle.actions import Refused, act, pain_scores, start_cycle
+from icecycle import actions, text
+from icecycle.actions import Plan, Refused
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import Config
-from icecycle.cycle import State, sessions
-from icecycle.durations import format_duration
+from icecycle.cycle import Session, State
 from icecycle.notify import Notifier, notifier_for
 from icecycle.runner import Report, Runner
 from icecycle.store import Store, StoreError
+from icecycle.tui.keys import KEYS
+from icecycle.tui.screens.dashboard import DashboardScreen
 from icecycle.tui.screens.towel import towel_for
-from icecycle.tui.widgets.phase import PhasePanel
-from icecycle.tui.widgets.upcoming import Upcoming
-from icecycle.tui.widgets.window import WindowPanel
-
-if TYPE_CHECKING:
-    from icecycle.tui.screens.start import StartRequest
 
 # The help, history and start screens are imported when first shown: Markdown, DataTable
 # and Input cost the first frame more than the whole dashboard does.
@@ -36,6 +29,8 @@ QUIT_MESSAGE = (
     "icecycle closed; the cycle goes on. `icecycle status` shows where it "
     "stands, and `icecycle` opens this again."
 )
+QUIT_DONE = "icecycle closed. The window is over; `icecycle history` shows how it went."
+QUIT_IDLE = "icecycle closed. No cycle is running; `icecycle start` or `icecycle` begins one."
 
 
 def desktop_status(ok: bool, detail: str = "") -> str:
@@ -47,15 +42,6 @@ def desktop_status(ok: bool, detail: str = "") -> str:
 class IceCycleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "icecycle"
-    BINDINGS = [
-        Binding("space", "toggle_ice", "Ice on/off"),
-        Binding("a", "ack", "Ack"),
-        Binding("s", "skip", "Skip"),
-        Binding("p", "pause_resume", "Pause"),
-        Binding("h", "history", "History"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit_calmly", "Quit"),
-    ]
 
     def __init__(
         self,
@@ -67,6 +53,9 @@ class IceCycleApp(App[None]):
         bell: bool = True,
         config: Config | None = None,
     ) -> None:
+        self.desktop_line = "Desktop notifications: not tried yet (`icecycle notify-test` checks)"
+        if config is not None and not config.desktop:
+            self.desktop_line = "Desktop notifications: off in your config. Alerts show here."
         super().__init__()
         self.store, self.clock = store, clock
         self.bell_enabled = bell
@@ -82,28 +71,30 @@ class IceCycleApp(App[None]):
         self.use_scheduler = use_scheduler
         self.state: State | None = None
         self.urgent = False
-        self._phase_key: tuple[str, object] | None = None
+        self._phase_key: tuple[object, ...] | None = None
+        self._strip_key: tuple[object, ...] | None = None
+        self._sessions: list[Session] | None = None
+        self._quiet: list[tuple[datetime, datetime]] = []
         self._opening: set[type] = set()
-        self.desktop_line = "Desktop notifications: not tried yet (`icecycle notify-test` checks)"
 
-    # -- layout ------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[Any]:
+        return DashboardScreen(self.desktop_line)
 
-    def compose(self) -> ComposeResult:
-        yield PhasePanel(id="phase")
-        with Horizontal(id="lower"):
-            with Vertical(id="window-box") as box:
-                box.border_title = "Window"
-                yield WindowPanel()
-            with Vertical(id="next-box") as box:
-                box.border_title = "Next"
-                yield Upcoming(id="upcoming")
-        yield Label("", id="notice")
-        yield Label(self.desktop_line, id="desktop")
-        yield Footer(compact=True)
+    @property
+    def dashboard(self) -> DashboardScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, DashboardScreen)
+        return screen
 
-    def on_mount(self) -> None:
-        self._last_known_result()
-        self.runner.reload()
+    # -- starting and stopping ---------------------------------------------------------
+
+    def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
+        """The dashboard is composed: fill it, then start the runner."""
+        try:
+            self._last_known_result()
+            self.runner.reload()
+        except StoreError as exc:
+            self.show_notice(str(exc))
         self.refresh_view()
         # The scheduler (and its import) can wait until the first frame is on the screen.
         self.call_after_refresh(self._start_runner)
@@ -124,37 +115,45 @@ class IceCycleApp(App[None]):
     # -- keeping up with the clock and the store ----------------------------------------
 
     async def sync(self) -> None:
-        """Once a second: let the runner look at the store and the clock, then redraw."""
-        self.runner.tick()
-        self.refresh_view()
+        """Once a second: let the runner look at the store and the clock, then redraw. An
+        error here is shown on one line; the tick goes on."""
+        try:
+            self.runner.tick()
+            self.refresh_view()
+        except StoreError as exc:
+            self.show_notice(str(exc))
+        except Exception as exc:  # the screen must keep counting whatever happens
+            self.show_notice(f"icecycle hit an unexpected {type(exc).__name__}: {exc}")
 
     def refresh_view(self) -> None:
         st = self.runner.state()
         if st is None:
             self.state = None
             self._phase_key = None
-            from icecycle.tui.screens.start import StartScreen
-
-            if not isinstance(self.screen, StartScreen):
-                self.push_screen(StartScreen(self.clock.now()), self._started)
+            self._offer_start(can_cancel=False)
             return
         self.state = st
-        key = (st.state, st.phase.start if st.phase else None)
+        self.urgent = st.alarm is not None
+        key = (st.state, st.phase.start if st.phase else None, st.alarm)
         if key != self._phase_key:
-            self._phase_changed(st, first=self._phase_key is None)
+            self._phase_changed(st, self._phase_key)
             self._phase_key = key
-        self.urgent = (
-            st.state == "off"
-            and st.phase is not None
-            and not st.phase.by_person
-            and not st.acknowledged
-        )
-        dashboard = self.screen_stack[0]
-        dashboard.query_one(PhasePanel).show(st, self.urgent)
-        dashboard.query_one(WindowPanel).show(st)
-        dashboard.query_one(Upcoming).show(st, self.runner.acc)
+        self.dashboard.show(st, self.urgent, self.runner.acc, self._strip(st), self._quiet)
 
-    def _phase_changed(self, st: State, first: bool) -> None:
+    def _strip(self, st: State) -> list[Session] | None:
+        """The sessions for the window strip, worked out again only when they can differ."""
+        acc = self.runner.acc
+        if acc is None or st.cycle is None:
+            return None
+        key = (st.cycle.id, st.state, st.phase, st.counts, st.alarm, st.now.minute)
+        if key != self._strip_key:
+            self._strip_key = key
+            self._sessions = acc.sessions(st.now, self.runner.notes)
+            self._quiet = acc.quiet_spans(st.cycle.window_start, st.cycle.window_end)
+        return self._sessions
+
+    def _phase_changed(self, st: State, before: tuple[object, ...] | None) -> None:
+        first = before is None
         self._close_stale_towel(st)
         if st.state == "on" and st.phase and not st.acknowledged:
             self.ring()
@@ -163,10 +162,12 @@ class IceCycleApp(App[None]):
                 towel_for(start, st.phase.end, st.now),
                 lambda answer: self._towel_answer(answer, start),
             )
-        elif st.state == "off" and st.phase and not st.phase.by_person and not st.acknowledged:
+        elif st.alarm is not None and (first or before[2] != st.alarm):  # type: ignore[index]
             self.ring()
-        elif st.state == "done" and not first:
-            self.show_notice(f"The window is over: {st.done} sessions done, {st.skipped} skipped.")
+        if st.state == "done" and not first and before is not None and before[0] != "done":
+            self.show_notice(
+                f"The window is over: {text.counts_line(st.counts)}. Press n for a new cycle."
+            )
 
     def ring(self) -> None:
         if self.bell_enabled:
@@ -177,17 +178,21 @@ class IceCycleApp(App[None]):
             report.kind == "sent" and self.runner.last_result is not None
         ):
             result = self.runner.last_result
-            if result is not None:
+            if result is not None and self.config.desktop:
                 self.desktop_line = desktop_status(result.ok, result.detail)
-                self._set_label("#desktop", self.desktop_line)
+                self.dashboard.set_line("#desktop", self.desktop_line)
         if report.kind == "passed":
             return  # shown once on opening, from runner.passed_on_open
+        if report.kind == "error":
+            self.show_notice(report.text)
         if report.notice is not None and report.notice.kind == "remind":
             self.ring()
             self.notify(report.notice.body, title=report.notice.title, severity="error", timeout=30)
 
     def _last_known_result(self) -> None:
         """Until something is sent, say how the last notification of this cycle went."""
+        if not self.config.desktop:
+            return
         current = self.store.current()
         claims = [c for c in self.store.claims(current[0].id) if c.sent] if current else []
         if claims:
@@ -195,22 +200,18 @@ class IceCycleApp(App[None]):
             ok = last.result in ("sent", "late")
             detail = (last.result or "").removeprefix("failed: ")
             self.desktop_line = desktop_status(ok, detail)
-            self._set_label("#desktop", self.desktop_line)
-
-    def _set_label(self, selector: str, value: str) -> None:
-        self.screen_stack[0].query_one(selector, Label).update(value)
+            self.dashboard.set_line("#desktop", self.desktop_line)
 
     def show_notice(self, line: str) -> None:
-        self._set_label("#notice", line)
+        self.dashboard.set_line("#notice", line)
 
     # -- the person's actions ------------------------------------------------------------
 
     last_action: str | None = None
 
     def perform(self, kind: str) -> bool:
-        now = self.clock.now()
         try:
-            kind, before, after, acc = act(self.store, kind, now)
+            kind, before, after, acc = actions.act(self.store, kind, self.clock.now, "keys")
         except Refused as exc:
             self.notify(str(exc), severity="warning", timeout=6)
             return False
@@ -219,13 +220,11 @@ class IceCycleApp(App[None]):
             return False
         self.last_action = kind
         self.runner.poke()
-        if kind == "off" or (kind == "ack" and before.state == "off"):
-            self.ask_pain()
-        message = text.confirmation(kind, before, after, acc).replace("`icecycle resume`", "p")
-        if kind == "on" and before.rest_owed.total_seconds() >= 60:
-            rested = acc.cycle.settings.off - before.rest_owed
-            message += f" (Only {format_duration(rested.total_seconds())} of rest since the last.)"
-        self.notify(message, timeout=5)
+        if kind == "off" or (kind == "ack" and before.state != "on"):
+            self.ask_pain()  # once per session: after it ended by hand, or its alarm answered
+        message = text.confirmation(kind, before, after, acc, "keys")
+        urgent = message.startswith(text.TAKE_OFF)
+        self.notify(message, timeout=8, severity="warning" if urgent else "information")
         self.refresh_view()
         return True
 
@@ -250,12 +249,11 @@ class IceCycleApp(App[None]):
         self._open_once(PainScreen(), self._pain_answer)
 
     def _pain_answer(self, score: int | None) -> None:
-        current = self.store.current()
-        if score is None or current is None:
+        if score is None:
             return
         try:
-            self.store.append(current[0].id, "pain", self.clock.now(), str(score))
-        except StoreError as exc:
+            actions.record_pain(self.store, score, self.clock.now)
+        except (Refused, StoreError) as exc:
             self.notify(str(exc), severity="error")
             return
         self.notify(f"Pain {score}/10 noted.", timeout=4)
@@ -268,8 +266,30 @@ class IceCycleApp(App[None]):
             self.perform("ack")  # during the alarm, space means "it is off", never "ice on"
         elif st.state == "on":
             self.perform("off")
+        elif st.state in ("off", "paused") and st.rest_owed > timedelta(0):
+            self._ask_before_ice(st)
         else:
             self.perform("on")
+
+    def _ask_before_ice(self, st: State) -> None:
+        """Ice back on before the rest is over: ask, with resting as the default answer."""
+        from icecycle.durations import format_duration
+        from icecycle.tui.screens.confirm import ConfirmScreen
+
+        owed = format_duration(st.rest_owed.total_seconds(), with_seconds=False)
+        dialog = ConfirmScreen(
+            "The rest is not over",
+            f"The plan rests your skin {owed} more before the next session. Skin needs "
+            "the time to warm up again. Put the ice on anyway?",
+            yes="Ice on anyway",
+            no="Keep resting",
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.perform("on")
+
+        self._open_once(dialog, answer)
 
     def action_ack(self) -> None:
         self.perform("ack")
@@ -281,20 +301,52 @@ class IceCycleApp(App[None]):
         if self.state is not None:
             self.perform("resume" if self.state.state == "paused" else "pause")
 
-    def action_history(self) -> None:
-        current = self.store.current()
-        if current is None:
-            return
-        cycle, events = current
-        now = self.clock.now()
-        rows = sessions(cycle, events, now, self.store.session_notes(cycle.id))
+    def action_new_cycle(self) -> None:
         st = self.state
-        totals = f"Totals: {st.done} done, {st.skipped} skipped, {st.left} left" if st else ""
-        trend = text.pain_trend(pain_scores(events))
+        if st is not None and st.state != "done":
+            self.notify(
+                f"A cycle is running ({text.describe(st)}). `icecycle start --force` "
+                "replaces it from the command line.",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        self._offer_start(can_cancel=True)
+
+    def _offer_start(self, *, can_cancel: bool) -> None:
+        from icecycle.tui.screens.start import StartScreen
+
+        if not isinstance(self.screen, StartScreen):
+            self.push_screen(
+                StartScreen(self.config, self.clock.now, can_cancel=can_cancel), self._started
+            )
+
+    def action_history(self) -> None:
+        try:
+            current = self.store.current()
+            if current is None:
+                self.notify("No cycle yet: nothing to show.", timeout=4)
+                return
+            cycle, events = current
+            now = self.clock.now()
+            acc = self.runner.acc
+            notes = self.store.session_notes(cycle.id)
+            if acc is None or acc.cycle.id != cycle.id:
+                from icecycle.cycle import fold
+
+                acc = fold(cycle, events)
+            rows = acc.sessions(now, notes)
+            st = acc.state_at(now, notes)
+        except StoreError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
+        totals = f"Totals: {text.counts_line(st.counts)}"
+        trend = text.pain_trend(actions.pain_scores(events))
         totals += f"   {trend}" if trend else ""
         from icecycle.tui.screens.history import HistoryScreen
 
-        self.push_screen(HistoryScreen(rows, totals, now))
+        quiet = acc.quiet_spans(cycle.window_start, cycle.window_end)
+        self.push_screen(HistoryScreen(cycle, rows, totals, now, quiet))
 
     def action_help(self) -> None:
         from icecycle.tui.screens.help import HelpScreen
@@ -302,7 +354,13 @@ class IceCycleApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_quit_calmly(self) -> None:
-        self.exit(message=QUIT_MESSAGE)
+        st = self.state
+        if st is None:
+            self.exit(message=QUIT_IDLE)
+        elif st.state == "done":
+            self.exit(message=QUIT_DONE)
+        else:
+            self.exit(message=QUIT_MESSAGE)
 
     def _close_stale_towel(self, st: State) -> None:
         """A towel question belongs to its session: once that is over, the dialog goes, so a
@@ -323,11 +381,11 @@ class IceCycleApp(App[None]):
             return
         self.perform(answer)
 
-    def _started(self, request: StartRequest | None) -> None:
-        if request is None:
+    def _started(self, plan: Plan | None) -> None:
+        if plan is None:
             return
         try:
-            start_cycle(self.store, request.since, request.settings, self.clock.now())
+            actions.start(self.store, plan, self.clock.now, self.config)
         except (Refused, StoreError) as exc:
             self.notify(str(exc), severity="error")
             return
@@ -337,14 +395,11 @@ class IceCycleApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Ice on / ice off", "Whichever applies now", self.action_toggle_ice)
-        yield SystemCommand(
-            "Acknowledge", "The ice is on with a towel / the ice is off", self.action_ack
-        )
-        yield SystemCommand("Skip this session", "Rest as usual instead", self.action_skip)
-        yield SystemCommand("Pause or resume", "The window keeps running", self.action_pause_resume)
-        yield SystemCommand("History", "Every session so far", self.action_history)
-        yield SystemCommand("Help and tips", text.NOT_ADVICE[:60] + "...", self.action_help)
+        for key in KEYS:
+            if key.palette:
+                yield SystemCommand(
+                    key.palette, key.palette_help, getattr(self, f"action_{key.action}")
+                )
 
 
 def make_app(

@@ -9,26 +9,20 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown
 
 from icecycle import text
-
-KEYS = """\
-| key | does |
-|---|---|
-| space | ice on / ice off, whichever applies |
-| a | acknowledge: "the ice is on, with a towel" or "the ice is off" |
-| s | skip this session |
-| p | pause / resume (the window keeps running) |
-| h | history |
-| ? | this help |
-| q | quit; the cycle goes on, and `icecycle status` still knows where it stands |
-"""
+from icecycle.tui.keys import help_table
 
 
 def help_markdown() -> str:
     tips = "\n".join(f"- {tip}" for tip in text.TIPS)
     return (
-        f"# icecycle\n\n## Keys\n\n{KEYS}\n## The protocol\n\n{text.PROTOCOL} "
+        f"# icecycle\n\n## Keys\n\n{help_table()}\n## The protocol\n\n{text.PROTOCOL} "
         "Each change comes with a notification, and the alarm to take the ice off repeats "
-        "until you acknowledge it.\n\n"
+        "until you acknowledge it, whatever ended the session: its own length, a pause, or "
+        "the end of the window. A session is only planned if it fits whole before the "
+        "window ends, so the window always ends in rest. Putting the ice back on before "
+        "the rest is over asks first.\n\n"
+        "Counts: *done* (and how many of those you *confirmed*), *skipped*, *missed* "
+        "(passed while nothing of icecycle was running and nobody acted), and *left*.\n\n"
         f"## Towel and skin\n\n{text.TOWEL} The towel lets the cold through while keeping "
         f"the skin from freezing.\n\n## Tips\n\n{tips}\n\n---\n\n{text.NOT_ADVICE}\n"
     )

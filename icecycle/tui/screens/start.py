@@ -1,8 +1,9 @@
-"""The start screen: when the spasm began and the three lengths, checked like the CLI."""
+"""The start screen: when the spasm began and the three lengths, from the config, checked
+by the same use case as `icecycle start`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -12,42 +13,49 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label
 
 from icecycle import text
-from icecycle.actions import parse_setting, parse_since
-from icecycle.cycle import Settings
-from icecycle.durations import InputError
-
-FIELDS = [  # id, label, default
-    ("since", "Spasm began", "now"),
-    ("on", "Ice on for", "25m"),
-    ("off", "Ice off for", "90m"),
-    ("window", "Window", "72h"),
-]
+from icecycle.actions import FORM_FIELDS, Plan, Refused, plan_start
+from icecycle.config import Config
+from icecycle.durations import format_span
 
 
-@dataclass(frozen=True)
-class StartRequest:
-    since: datetime
-    settings: Settings
+class StartScreen(Screen[Plan]):
+    BINDINGS = [Binding("escape", "cancel", "Back"), Binding("ctrl+s", "start", "Start")]
 
-
-class StartScreen(Screen[StartRequest]):
-    BINDINGS = [Binding("escape", "app.quit", "Quit"), Binding("ctrl+s", "start", "Start")]
-
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, config: Config, now: Callable[[], datetime], *, can_cancel: bool) -> None:
         super().__init__()
-        self.now = now
+        self.config, self.now, self.can_cancel = config, now, can_cancel
+        self._warned: tuple[str, ...] = ()
+
+    def _defaults(self) -> list[tuple[str, str, str]]:
+        """(field, value, where it came from) for each field."""
+        cfg = self.config
+        src = cfg.sources
+
+        def where(key: str) -> str:
+            return "from your config" if src.get(key, "default") != "default" else "default"
+
+        return [
+            ("since", "now", "when the spasm began: now, 3h ago, 9pm, yesterday 21:00"),
+            ("on", format_span(cfg.on_s), where("on_s")),
+            ("off", format_span(cfg.off_s), where("off_s")),
+            ("window", format_span(cfg.window_s), where("window_s")),
+        ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="start"):
             yield Label("Start a cold therapy cycle", id="start-title")
             yield Label(text.PROTOCOL, id="start-intro")
             with Grid(id="start-form"):
-                for key, label, default in FIELDS:
-                    yield Label(label)
-                    yield Input(default, id=f"field-{key}", select_on_focus=True)
+                for key, value, where in self._defaults():
+                    yield Label(FORM_FIELDS[key])
+                    yield Input(value, id=f"field-{key}", select_on_focus=True)
+                    yield Label(where, classes="start-source")
             yield Label("", id="start-error")
             yield Button("Start: ice on now", id="start-button", variant="primary")
-            yield Label("Times: now, 3h ago, 14:30.  Lengths: 25m, 1h30m, 72h.", id="start-help")
+            yield Label(
+                "Times: now, 3h ago, 9pm, 14:30, yesterday 21:00.  Lengths: 25m, 1h30m, 72h.",
+                id="start-help",
+            )
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -56,23 +64,31 @@ class StartScreen(Screen[StartRequest]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_start()
 
+    def action_cancel(self) -> None:
+        if self.can_cancel:
+            self.dismiss(None)
+        else:
+            self.app.exit()
+
     def action_start(self) -> None:
-        values = {key: self.query_one(f"#field-{key}", Input).value for key, _, _ in FIELDS}
+        values = {key: self.query_one(f"#field-{key}", Input).value for key in FORM_FIELDS}
         error = self.query_one("#start-error", Label)
         try:
-            lengths = {k: parse_setting(k, values[k]) for k in ("on", "off", "window")}
-        except InputError as exc:
+            plan = plan_start(
+                self.config,
+                self.now(),
+                values["since"],
+                values["on"],
+                values["off"],
+                values["window"],
+                audience="keys",
+            )
+        except Refused as exc:
             error.update(str(exc))
             return
-        try:
-            since = parse_since(values["since"], self.app_now(), lengths["window"])
-        except InputError as exc:
-            error.update(f"Spasm began: {exc}")
+        if plan.warnings and plan.warnings != self._warned:
+            # A caution is shown once; starting again means the person read it.
+            self._warned = plan.warnings
+            error.update(" ".join(plan.warnings) + " Press Start again to go ahead.")
             return
-        self.dismiss(
-            StartRequest(since, Settings(lengths["on"], lengths["off"], lengths["window"]))
-        )
-
-    def app_now(self) -> datetime:
-        clock = getattr(self.app, "clock", None)
-        return clock.now() if clock is not None else self.now
+        self.dismiss(plan)

@@ -46,7 +46,7 @@ class PhasePanel(OnlyChanges, Vertical):
             self.put("#countdown", "--:--")
             self.put("#phase-bar", steps(st.state == "done", 1))
             self.put("#until", "")
-            self.put("#phase-hint", _idle_hint(st))
+            self.put("#phase-hint", _idle_hint(st, urgent))
             return
         remaining = st.phase_remaining.total_seconds()
         self.put("#countdown", format_countdown(remaining))
@@ -57,21 +57,25 @@ class PhasePanel(OnlyChanges, Vertical):
         if st.state == "on":
             self.put("#until", f"left\nice off at {ends}")
             self.put("#phase-hint", text.TOWEL)
-        elif st.quiet_next:
-            quiet_end = format_clock(st.quiet_next, st.now)
-            self.put("#until", f"left\nthen quiet hours until {quiet_end}")
+            return
+        if st.quiet_next and not last:
+            self.put("#until", f"left\nquiet hours; ice on at {ends}")
         else:
             self.put("#until", f"left\n{'window ends' if last else 'ice on at'} {ends}")
-            self.put(
-                "#phase-hint", "Press a once the ice is off." if urgent else "Rest. No ice now."
-            )
+        if urgent:  # the alarm's line, never the towel's (issue 10, finding 3)
+            hint = "Take the ice off now, then press a."
+        elif st.quiet_until or st.quiet_next:
+            hint = "Rest. Quiet hours: no reminders until they end."
+        else:
+            hint = "Rest. No ice now."
+        self.put("#phase-hint", hint)
 
 
-def _idle_hint(st: State) -> str:
-    if st.quiet_until:
-        return "Quiet hours: no reminders. The next session starts when they end."
+def _idle_hint(st: State, urgent: bool) -> str:
+    if urgent:
+        return "Take the ice off now, then press a."
     if st.state == "paused":
         return "No reminders while paused. Press p to resume; the window keeps running."
     if st.state == "done":
-        return "The window is over. Well done. Press q to leave."
+        return "The window is over. Press n for a new cycle, h for the history, q to leave."
     return "No cycle is running."
