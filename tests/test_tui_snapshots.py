@@ -114,3 +114,84 @@ def test_history_with_pain_trend(snap_compare, store, clock) -> None:
         store.append(cid, "pain", clock.now(), str(score))
     clock.advance(minutes=10)
     assert snap_compare(app_for(store, clock), terminal_size=SIZE, press=["escape", "h"])
+
+
+# -- issue 10: the alarm whatever ends a session, protected rest, honest counts ----------
+
+
+def test_pause_during_ice_on_is_an_alarm(snap_compare, store, clock) -> None:
+    cid = start_cycle(store)
+    clock.advance(minutes=10)
+    ack(store, cid, clock)
+    store.append(cid, "pause", clock.now())
+    clock.advance(seconds=5)
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE)
+
+
+def test_alarm_before_quiet_hours(snap_compare, store, clock) -> None:
+    """The red alarm says to take the ice off, never the towel line (finding 3)."""
+    import json
+
+    evening = clock.now().replace(hour=21, minute=30)
+    clock.set(evening)
+    with store.transaction():
+        store.new_cycle(
+            evening, Settings(), evening, json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+        )
+    clock.advance(minutes=25, seconds=5)  # 21:55: the next session would be at 23:25
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE)
+
+
+def test_protected_rest_dialog(snap_compare, store, clock) -> None:
+    cid = start_cycle(store)
+    clock.advance(minutes=10)
+    store.append(cid, "off", clock.now())
+    clock.advance(minutes=4)
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE, press=["space"])
+
+
+def test_honest_counts_and_the_strip(snap_compare, store, clock) -> None:
+    """Done (one confirmed), skipped, missed and quiet nights, on the counts line and the
+    window strip alike."""
+    import json
+
+    start = clock.now().replace(hour=20, minute=0)
+    clock.set(start)
+    with store.transaction():
+        cid = store.new_cycle(
+            start, Settings(), start, json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+        ).id
+    store.claim(cid, "on", start, 0, start, "sent")
+    clock.advance(minutes=5)
+    ack(store, cid, clock)  # 20:00 done, confirmed
+    clock.set(start + timedelta(minutes=116))
+    store.claim(cid, "on", clock.now(), 0, clock.now(), "sent")
+    store.append(cid, "skip", clock.now())  # 21:55 skipped
+    clock.set(start + timedelta(hours=13, minutes=30))  # 07:00 session passed unseen: missed
+    assert snap_compare(app_for(store, clock), terminal_size=(100, 30))
+
+
+# -- issue 11: every size a person might have -------------------------------------------
+
+SIZES = [(40, 12), (60, 20), (80, 24), (160, 50)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_dashboard_at_size(snap_compare, store, clock, size) -> None:
+    cid = start_cycle(store)
+    clock.advance(minutes=7)
+    ack(store, cid, clock)
+    assert snap_compare(app_for(store, clock), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_towel_dialog_at_size(snap_compare, store, clock, size) -> None:
+    start_cycle(store)
+    assert snap_compare(app_for(store, clock), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_alarm_at_size(snap_compare, store, clock, size) -> None:
+    start_cycle(store)
+    clock.advance(minutes=25, seconds=5)
+    assert snap_compare(app_for(store, clock), terminal_size=size)

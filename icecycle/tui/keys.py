@@ -8,6 +8,8 @@ from textual.binding import Binding
 
 
 class Key(NamedTuple):
+    """One key of the dashboard (`footer` False: kept out of the footer, for narrow ones)."""
+
     key: str  # Textual's name for it
     shown: str  # how the help screen writes it
     action: str  # the App's action_ method, without the prefix
@@ -15,6 +17,7 @@ class Key(NamedTuple):
     does: str  # the help screen's line
     palette: str  # the command palette's title ("" = not in the palette)
     palette_help: str = ""
+    footer: bool = True
 
 
 KEYS: tuple[Key, ...] = (
@@ -22,7 +25,7 @@ KEYS: tuple[Key, ...] = (
         "space",
         "space",
         "toggle_ice",
-        "Ice on/off",
+        "On/off",
         "ice off when it is on; ice on when it is off (asks first if the rest is not over)",
         "Ice on / ice off",
         "Whichever applies now",
@@ -62,6 +65,7 @@ KEYS: tuple[Key, ...] = (
         "start a new cycle, once none runs or the window is over",
         "Start a new cycle",
         "When none runs or the window is over",
+        footer=False,  # the DONE screen says "press n"; the footer keeps to what is daily
     ),
     Key("h", "h", "history", "History", "history", "History", "Every session so far"),
     Key("question_mark", "?", "help", "Help", "this help", "Help and tips", "Keys, tips, limits"),
@@ -77,7 +81,7 @@ KEYS: tuple[Key, ...] = (
 
 
 def bindings() -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
-    return [Binding(k.key, f"app.{k.action}", k.label) for k in KEYS]
+    return [Binding(k.key, f"app.{k.action}", k.label, show=k.footer) for k in KEYS]
 
 
 def help_table() -> str:

@@ -21,6 +21,9 @@ class DashboardScreen(Screen[None]):
     """What a person leaves open through recovery. It shows; the App decides and acts."""
 
     BINDINGS = bindings()
+    # Small terminals drop what matters least first (see app.tcss: -narrow, -short).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (70, "-normal"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-normal-height"), (40, "-tall")]
 
     class Ready(Message):
         """Posted once the dashboard's widgets exist."""
@@ -40,7 +43,7 @@ class DashboardScreen(Screen[None]):
                 yield Upcoming(id="upcoming")
         yield Label("", id="notice")
         yield Label(self.desktop_line, id="desktop")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())

@@ -16,6 +16,7 @@ from icecycle.durations import format_clock
 class TowelScreen(ModalScreen[str]):
     """Answers: "ack" (ice is on), "skip", or "dismiss"."""
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (66, "-normal")]
     BINDINGS = [
         Binding("escape", "answer('dismiss')", "Dismiss"),
         Binding("a", "answer('ack')", "Ice is on"),
