@@ -223,17 +223,24 @@ def cmd_start(ctx: Context) -> None:
 
 
 def cmd_status(ctx: Context) -> None:
+    if ctx.args.waybar:
+        return _status_waybar(ctx)
+    if ctx.args.format is not None:
+        try:
+            formats.check_template(ctx.args.format)  # a bad template is refused in any state
+        except ValueError as exc:
+            raise Refused(f"argument --format: {exc}", 2) from None
     st = _status_now(ctx)
-    if ctx.args.json or ctx.args.waybar:
+    if ctx.args.json:
         import json
 
-        ctx.say(json.dumps(formats.waybar(st) if ctx.args.waybar else formats.status_json(st)))
+        ctx.say(json.dumps(formats.status_json(st)))
         return
     if ctx.args.format is not None:
         try:
             ctx.say(formats.format_status(ctx.args.format, st))
-        except (KeyError, ValueError, IndexError) as exc:
-            raise Refused(f"argument --format: {exc.args[0] if exc.args else exc}", 2) from None
+        except ValueError as exc:
+            raise Refused(f"argument --format: {exc}", 2) from None
         return
     ctx.say(text.phase_line(st))
     if st.cycle is None:
@@ -242,6 +249,27 @@ def cmd_status(ctx: Context) -> None:
         ctx.say(f"Next change: {text.next_change(st)}")
     ctx.say(text.window_line(st))
     ctx.say(text.sessions_line(st))
+
+
+def _status_waybar(ctx: Context) -> None:
+    """Waybar hides a module whose command fails or prints nothing, so this always prints
+    one JSON line and exits 0: the state, or an `error` class with the reason on hover (the
+    reason also goes to stderr, for a terminal)."""
+    import json
+
+    try:
+        doc = formats.waybar(_status_now(ctx))
+    except Exception as exc:
+        if os.environ.get("ICECYCLE_DEBUG"):
+            raise
+        reason = (
+            str(exc)
+            if isinstance(exc, StoreError | ConfigError)
+            else f"unexpected {type(exc).__name__}: {exc} (please report it)"
+        )
+        doc = formats.waybar_error(reason)
+        print(f"icecycle: error: {' '.join(reason.split())}", file=ctx.err)
+    ctx.say(json.dumps(doc))
 
 
 def cmd_action(ctx: Context) -> None:
@@ -297,19 +325,11 @@ def cmd_pain(ctx: Context) -> None:
 
 
 def cmd_export(ctx: Context) -> None:
-    from icecycle.ics import export_ics
+    from icecycle.ics import export_calendar
 
-    now = ctx.clock.now()
-    store = ctx.store()
-    current = store.current() if store else None
-    if current is None:
-        raise Refused("no cycle is running, so there is nothing to export; `icecycle start`")
-    cycle, events = current
-    count = export_ics(ctx.args.file, cycle, events, now, force=ctx.args.force)
-    ctx.say(
-        f"Wrote {count} upcoming sessions to {ctx.args.file}, each with an alarm at its "
-        "start and end. Import it on your phone; importing it again updates them."
-    )
+    done = export_calendar(ctx.store(), ctx.args.file, ctx.clock.now(), force=ctx.args.force)
+    for line in done.message(ctx.args.file):
+        ctx.say(line)
 
 
 def cmd_config(ctx: Context) -> None:

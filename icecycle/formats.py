@@ -118,15 +118,19 @@ def _clock_or_empty(moment: datetime | None, now: datetime) -> str:
 
 
 def status_fields(st: State) -> dict[str, str | int]:
-    """The values `status --format` can use, all short enough for a status bar."""
+    """The values `status --format` can use, all short enough for a status bar.
+
+    Every state gives every field (empty when it does not apply), so no template fails on
+    one state and works on another."""
     cyc = st.cycle
+    phase = st.phase
     return {
-        "state": st.state,
-        "phase": _SHORT[st.state],
+        "state": str(st.state),
+        "phase": _SHORT.get(st.state, str(st.state).upper()),
         "phase_remaining": (
-            format_countdown(st.phase_remaining.total_seconds()) if st.phase else ""
+            format_countdown(st.phase_remaining.total_seconds()) if phase is not None else ""
         ),
-        "phase_ends": _clock_or_empty(st.phase.end if st.phase else None, st.now),
+        "phase_ends": _clock_or_empty(phase.end if phase is not None else None, st.now),
         "next_change": _clock_or_empty(st.next_change, st.now),
         "window_remaining": (
             format_duration(st.window_remaining.total_seconds(), with_seconds=False) if cyc else ""
@@ -141,13 +145,69 @@ def status_fields(st: State) -> dict[str, str | int]:
     }
 
 
-def format_status(template: str, st: State) -> str:
-    """`status --format`: the template with {field}s filled in; KeyError names a bad field."""
-    fields = status_fields(st)
+#: The widest a field may be padded to (`{phase:>12}`): a status line, not a page.
+MAX_WIDTH = 200
+
+
+class TemplateError(ValueError):
+    """A `status --format` template that cannot be used; the message is one line."""
+
+
+def check_template(template: str) -> None:
+    """Refuse anything but plain {field} and {field:spec} with a sane width.
+
+    Attribute and index lookups (`{phase.__class__}`, `{done[0]}`), positional fields and
+    nested specs are refused before anything is formatted."""
+    import re
+    import string
+
     try:
-        return template.format_map(fields)
-    except KeyError as exc:
-        raise KeyError(f"unknown field {exc}; fields are {', '.join(FORMAT_FIELDS)}") from None
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise TemplateError(f"{exc} (write {{{{ and }}}} for literal braces)") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in FORMAT_FIELDS:
+            if not name or any(c in name for c in ".[]") or name.isdigit():
+                raise TemplateError(
+                    f"'{{{name}}}' is not a field; write a field by its name alone, "
+                    f"e.g. {{phase}}; fields are {', '.join(FORMAT_FIELDS)}"
+                )
+            raise TemplateError(f"unknown field '{name}'; fields are {', '.join(FORMAT_FIELDS)}")
+        if conversion not in (None, "s", "r"):
+            raise TemplateError(f"'!{conversion}' in {{{name}}}: only !s and !r are known")
+        if spec and ("{" in spec or "}" in spec):
+            raise TemplateError(f"'{{{name}:{spec}}}': a field's spec cannot hold another field")
+        if spec and any(int(n) > MAX_WIDTH for n in re.findall(r"\d+", spec)):
+            raise TemplateError(
+                f"'{{{name}:{spec}}}' is too wide; a width or precision is at most {MAX_WIDTH}"
+            )
+
+
+def format_status(template: str, st: State) -> str:
+    """`status --format`: the template with {field}s filled in; TemplateError (a ValueError,
+    one line) for a template that cannot be used."""
+    check_template(template)
+    try:
+        return template.format_map(status_fields(st))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TemplateError(
+            f"{reason}; done, skipped and left are numbers, the rest text"
+        ) from None
+
+
+def waybar_error(reason: str) -> dict[str, str]:
+    """The Waybar JSON when the state cannot be read: still one line, so the module shows a
+    warning (with the reason on hover) instead of vanishing."""
+    line = " ".join(reason.split()) or "unknown error"
+    return {
+        "text": "icecycle: error",
+        "tooltip": f"icecycle cannot read its state: {line}",
+        "class": "error",
+        "alt": "error",
+    }
 
 
 def waybar(st: State) -> dict[str, Any]:
