@@ -14,7 +14,7 @@ from icecycle.cycle import Cycle, Event, Settings
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "Claim", "Store", "StoreError", "resolve_data_dir"]
 
 DB_NAME = "icecycle.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: claims record their owner and the notice, so another runner can finish them
 _MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -44,9 +44,17 @@ CREATE TABLE notifications (
     claimed     TEXT    NOT NULL,
     sent        TEXT,
     result      TEXT,
+    owner       TEXT,
+    notice      TEXT,
     UNIQUE (cycle_id, kind, phase_start, seq)
 );
 """
+
+#: From one schema version to the next, run inside one transaction on an existing file.
+_MIGRATIONS = {
+    1: "ALTER TABLE notifications ADD COLUMN owner TEXT; "
+    "ALTER TABLE notifications ADD COLUMN notice TEXT;",
+}
 
 
 class StoreError(Exception):
@@ -61,6 +69,9 @@ class Claim(NamedTuple):
     claimed: datetime
     sent: datetime | None
     result: str | None
+    #: who took it ("pid.token") and the notice as JSON; None in claims from schema 1
+    owner: str | None = None
+    notice: str | None = None
 
 
 StrPath = str | os.PathLike[str]  # os.path, not pathlib: pathlib costs `status` ~8 ms
@@ -82,8 +93,18 @@ def _ts(moment: datetime) -> str:
     return moment.isoformat()
 
 
+class _BadRow(Exception):
+    """A stored time that cannot be read: the store names the table and row."""
+
+
 def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise _BadRow(text) from None
+    if moment.tzinfo is None:  # a naive time cannot be compared with the clock's
+        raise _BadRow(text)
+    return moment
 
 
 class Store:
@@ -92,6 +113,12 @@ class Store:
     def __init__(self, path: str, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self.version = SCHEMA_VERSION
+
+    @property
+    def _claim_extra(self) -> str:
+        # a schema-1 file we could not upgrade (read-only) still reads
+        return ", owner, notice" if self.version >= 2 else ""
 
     # -- opening -----------------------------------------------------------------------
 
@@ -119,6 +146,7 @@ class Store:
             store._check_schema()
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            store._migrate()
         except StoreError:
             conn.close()
             raise
@@ -179,6 +207,34 @@ class Store:
                 "move it aside or use --data-dir"
             )
 
+    def _migrate(self) -> None:
+        """Bring an older file up to this schema in place, in one transaction (all or
+        nothing); a file we may not write stays as it is and is still read."""
+        self.version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if self.version >= SCHEMA_VERSION:
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc).lower() or "read-only" in str(exc).lower():
+                return
+            raise
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another won?
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                version += 1
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise
+        self.version = SCHEMA_VERSION
+
     def close(self) -> None:
         self.conn.close()
 
@@ -195,6 +251,18 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _reading(self, table: str, row: tuple[object, ...]) -> Iterator[None]:
+        """Turn an unreadable stored value into a one-line damaged-database error."""
+        try:
+            yield
+        except (_BadRow, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"{self.path} is damaged ({table} row {row[0]} holds {str(exc)[:40]!r}, "
+                "which is not a time); move it aside (a new one is then started) "
+                "or use --data-dir"
+            ) from None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -222,7 +290,8 @@ class Store:
             ).fetchone()
         if row is None:
             return None
-        cycle = _cycle(row)
+        with self._reading("cycles", row):
+            cycle = _cycle(row)
         return cycle, self.events(cycle.id)
 
     def cycles(self) -> list[tuple[Cycle, datetime | None]]:
@@ -231,14 +300,22 @@ class Store:
             rows = self.conn.execute(
                 "SELECT id, window_start, on_s, off_s, window_s, stopped FROM cycles ORDER BY id"
             ).fetchall()
-        return [(_cycle(r[:5]), _dt(r[5]) if r[5] else None) for r in rows]
+        out = []
+        for r in rows:
+            with self._reading("cycles", r):
+                out.append((_cycle(r[:5]), _dt(r[5]) if r[5] else None))
+        return out
 
     def events(self, cycle_id: int) -> list[Event]:
         with self._errors():
             rows = self.conn.execute(
                 "SELECT kind, at, data, id FROM events WHERE cycle_id = ? ORDER BY id", (cycle_id,)
             ).fetchall()
-        return [Event(k, _dt(a), d, i) for k, a, d, i in rows]
+        out = []
+        for k, a, d, i in rows:
+            with self._reading("events", (i,)):
+                out.append(Event(k, _dt(a), d, i))
+        return out
 
     def new_cycle(
         self, window_start: datetime, settings: Settings, at: datetime, data: str | None = None
@@ -277,15 +354,53 @@ class Store:
         seq: int,
         at: datetime,
         result: str | None = None,
+        *,
+        owner: str | None = None,
+        notice: str | None = None,
     ) -> int | None:
-        """Claim one notification; the id if this caller won it, None if already claimed."""
+        """Claim one notification; the id if this caller won it, None if already claimed.
+
+        `owner` and `notice` let another runner deliver it if this one never settles it.
+        """
         with self._errors():
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO notifications "
-                "(cycle_id, kind, phase_start, seq, claimed, result) VALUES (?, ?, ?, ?, ?, ?)",
-                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result),
+                "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
+                "claimed, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result, owner, notice),
             )
         return cur.lastrowid if cur.rowcount == 1 else None
+
+    def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
+        """Take an unsettled claim from its owner; True if this caller now holds it.
+
+        Compare-and-swap on the claim time, so two runners cannot both take it over.
+        """
+        with self._errors():
+            cur = self.conn.execute(
+                "UPDATE notifications SET owner = ?, claimed = ? "
+                "WHERE id = ? AND sent IS NULL AND claimed = ?",
+                (owner, _ts(at), claim.id, _ts(claim.claimed)),
+            )
+        return cur.rowcount == 1
+
+    def oldest_unsettled(self, cycle_id: int) -> datetime | None:
+        """When the oldest claim still waiting to be sent was taken (cheap: every tick)."""
+        if self.version < 2:
+            return None
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT min(claimed) FROM notifications "
+                "WHERE cycle_id = ? AND sent IS NULL AND notice IS NOT NULL",
+                (cycle_id,),
+            ).fetchone()
+        if not row or not row[0]:
+            return None
+        with self._reading("notifications", ("with the oldest claim",)):
+            return _dt(row[0])
+
+    def settle(self, claim_id: int, at: datetime, result: str) -> None:
+        """Close a claim nobody will deliver (a later notice made it pointless)."""
+        self.record(claim_id, at, result)
 
     def record(self, claim_id: int, sent: datetime, result: str) -> None:
         with self._errors():
@@ -303,18 +418,23 @@ class Store:
                 "WHERE cycle_id = ? AND kind = ? AND phase_start = ? AND seq = ?",
                 (cycle_id, kind, _ts(phase_start), seq),
             ).fetchone()
-        return _dt(row[0]) if row else None
+        if not row:
+            return None
+        with self._reading("notifications", (f"for {kind} {seq}",)):
+            return _dt(row[0])
 
     def claims(self, cycle_id: int) -> list[Claim]:
         with self._errors():
             rows = self.conn.execute(
-                "SELECT id, kind, phase_start, seq, claimed, sent, result FROM notifications "
-                "WHERE cycle_id = ? ORDER BY id",
+                f"SELECT id, kind, phase_start, seq, claimed, sent, result{self._claim_extra} "
+                "FROM notifications WHERE cycle_id = ? ORDER BY id",
                 (cycle_id,),
             ).fetchall()
-        return [
-            Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r) for i, k, p, s, c, t, r in rows
-        ]
+        out = []
+        for i, k, p, s, c, t, r, *more in rows:
+            with self._reading("notifications", (i,)):
+                out.append(Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r, *more))
+        return out
 
     def session_notes(self, cycle_id: int) -> dict[datetime, str]:
         """For each ice session: what the runner did about its notification."""
