@@ -83,9 +83,14 @@ def parse_when(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:
         raise InputError(
             f"{_show(text)} is not a time; try now, 3h ago, 14:30 or 2026-11-25T08:00"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = _localize(parsed, tz)
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            parsed = _localize(parsed, tz)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 or 9999 and an offset: off the calendar
+        raise InputError(
+            f"{_show(text)} is too far from today; give when the spasm began"
+        ) from None
 
 
 def _local(moment: datetime, tz: tzinfo | None) -> datetime:

@@ -331,9 +331,22 @@ class Runner:
             self.store.record(claim_id, at, text)
             del self._unrecorded[claim_id]
 
+    def _follow(self) -> bool:
+        """Follow the database path to a new file; True if it is a new one."""
+        if not self.store.follow():
+            return False
+        # Another file: its cycles, claims and ids are not the ones we knew.
+        self._version, self._phase_seen, self._first = None, None, True
+        self._handled.clear()
+        self._first_notice.clear()
+        self._unrecorded.clear()
+        self.report(Report("changed", "the database was replaced; following the new one"))
+        return True
+
     def _decide(self, *, force_reload: bool = False) -> list[Delivery]:
         """What to send now: what is due, then claims others (or we, before a restart)
         left unsettled past their lease."""
+        force_reload = self._follow() or force_reload
         self._record_pending()
         deliveries = self.due(force_reload=force_reload)
         return deliveries + self._orphans(self.clock.now())
@@ -420,7 +433,7 @@ class Runner:
         try:
             if self._scheduler is not None:
                 self._scheduler.wakeup()
-            moved = self.changed()
+            moved = self._follow() or self.changed()
             now = self.clock.now()
             oldest = self.store.oldest_unsettled(self.cycle.id) if self.cycle else None
             stale = oldest is not None and oldest + self.lease <= now

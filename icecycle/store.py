@@ -114,6 +114,10 @@ class Store:
         self.path = path
         self.conn = conn
         self.version = SCHEMA_VERSION
+        self.identity = _identity(path)  # which file we opened: see follow()
+        #: a write of the person's is on disk: the command has done its job, whatever
+        #: happens to its output afterwards
+        self.committed = False
 
     @property
     def _claim_extra(self) -> str:
@@ -131,7 +135,7 @@ class Store:
         data_dir = os.fspath(data_dir)
         path = os.path.join(data_dir, DB_NAME)
         try:
-            if not os.path.exists(path):
+            if not cls._exists(data_dir, path):
                 if not create:
                     return None
                 cls._create(data_dir, path)
@@ -156,13 +160,37 @@ class Store:
         return store
 
     @staticmethod
+    def _exists(data_dir: str, path: str) -> bool:
+        """Whether the database is there; StoreError when something else is in the way
+        (a missing database must never be mistaken for "no cycle is running")."""
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            if os.path.islink(path):
+                raise StoreError(
+                    f"{path} is a link to {os.readlink(path)}, which is not there; "
+                    "put the database back, remove the link, or use --data-dir"
+                ) from None
+            return False
+        except NotADirectoryError:
+            raise StoreError(
+                f"cannot use {path}: {data_dir} (or a folder above it) is a file, not a "
+                "folder; move it aside or use --data-dir"
+            ) from None
+        return True
+
+    @staticmethod
     def _create(data_dir: str, path: str) -> None:
-        """Build a new database beside its final name, then link it into place atomically."""
-        if not os.path.exists(data_dir):
+        """Build a new database beside its final name, check it, then link it into place:
+        a half-made file (a full disk, a crash) is never published under the real name."""
+        try:
             os.makedirs(data_dir, mode=0o700)
+        except FileExistsError:  # there already, or made by another first start just now
+            pass
+        else:
             os.chmod(data_dir, 0o700)  # makedirs' mode is filtered by the umask
-        tmp = os.path.join(data_dir, f".{DB_NAME}.{os.getpid()}.new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp = os.path.join(data_dir, f".{DB_NAME}.{os.getpid()}.{os.urandom(4).hex()}.new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
@@ -171,13 +199,21 @@ class Store:
                 conn.executescript(
                     f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 )
+                # The schema is in the -wal until a checkpoint; the link below publishes
+                # only the main file, so copy it there now, and say so if it did not fit.
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy:
+                    raise sqlite3.OperationalError("the new database could not be checkpointed")
             finally:
                 conn.close()
+            _verify_new(tmp)
             with contextlib.suppress(FileExistsError):  # another process got there first
                 os.link(tmp, path)
+            _fsync_dir(data_dir)
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp + suffix)
 
     @staticmethod
     def _check_file(path: str) -> None:
@@ -238,6 +274,31 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def follow(self) -> bool:
+        """Make sure this is still the file at our path (cheap: one stat, each tick).
+
+        An open connection keeps reading a file that was moved aside or deleted; people are
+        told to move a damaged file aside, so follow the path: if another file is there now,
+        open it instead and return True; if none is, raise StoreError and keep the old
+        connection until one appears.
+        """
+        now = _identity(self.path)
+        if now is not None and now == self.identity:
+            return False
+        if now is None:
+            raise StoreError(
+                f"{self.path}: the database was moved or deleted; "
+                "waiting for a new one (`icecycle start` makes one)"
+            )
+        fresh = Store.open(os.path.dirname(self.path), create=False)
+        if fresh is None:  # gone again between the stat and the open
+            raise StoreError(f"{self.path}: the database was moved or deleted; waiting")
+        old = self.conn
+        self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+        return True
+
     # -- transactions and change detection ----------------------------------------------
 
     @contextlib.contextmanager
@@ -248,9 +309,14 @@ class Store:
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk, an I/O error): a second
+                # ROLLBACK would fail and hide the error that matters.
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+            self.committed = True
 
     @contextlib.contextmanager
     def _reading(self, table: str, row: tuple[object, ...]) -> Iterator[None]:
@@ -341,6 +407,8 @@ class Store:
             )
             if kind == "stop":
                 self.conn.execute("UPDATE cycles SET stopped = ? WHERE id = ?", (_ts(at), cycle_id))
+            if not self.conn.in_transaction:
+                self.committed = True
         assert cur.lastrowid is not None
         return Event(kind, at, data, cur.lastrowid)
 
@@ -443,6 +511,43 @@ class Store:
             if c.kind == "on" and c.seq == 0:
                 notes[c.phase_start] = (c.result or "claimed").split(":")[0]
         return notes
+
+
+def _verify_new(path: str) -> None:
+    """The file alone (no -wal beside it) must be a whole icecycle database, on disk."""
+    wal = path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        raise sqlite3.OperationalError("the new database is incomplete (disk I/O error)")
+    with open(path, "rb") as fh:
+        if fh.read(len(_MAGIC)) != _MAGIC:
+            raise sqlite3.OperationalError("the new database is incomplete (disk I/O error)")
+        os.fsync(fh.fileno())
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()
+    finally:
+        conn.close()
+    if ok != "ok" or version != SCHEMA_VERSION or tables[0] != 3:
+        raise sqlite3.OperationalError(f"the new database did not verify ({ok})")
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _cycle(row: tuple[int, str, int, int, int]) -> Cycle:
