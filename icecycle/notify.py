@@ -270,8 +270,8 @@ def _why(stderr: str) -> str:
         return "notify-send is missing (install libnotify-bin)"
     if "no usable implementation" in low:  # plyer found neither notify-send nor dbus-python
         return (
-            "no way to send desktop notifications here: install notify-send "
-            "(libnotify-bin, or libnotify on some systems) or dbus-python"
+            "neither notify-send nor dbus-python is installed; install one "
+            "(notify-send is in libnotify-bin on Debian and Ubuntu, libnotify elsewhere)"
         )
     return last[:200]
 

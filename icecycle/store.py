@@ -118,6 +118,7 @@ class Store:
         #: a write of the person's is on disk: the command has done its job, whatever
         #: happens to its output afterwards
         self.committed = False
+        self._gone: str | None = None  # why there is no file to use, once follow() saw it
 
     @property
     def _claim_extra(self) -> str:
@@ -207,8 +208,10 @@ class Store:
             finally:
                 conn.close()
             _verify_new(tmp)
-            with contextlib.suppress(FileExistsError):  # another process got there first
-                os.link(tmp, path)
+            with _creating(data_dir):
+                if not os.path.lexists(path):  # else another process got there first
+                    _set_aside_leftovers(path)
+                    os.link(tmp, path)
             _fsync_dir(data_dir)
         finally:
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -279,24 +282,31 @@ class Store:
 
         An open connection keeps reading a file that was moved aside or deleted; people are
         told to move a damaged file aside, so follow the path: if another file is there now,
-        open it instead and return True; if none is, raise StoreError and keep the old
-        connection until one appears.
+        open it instead and return True; if none is, raise StoreError until one appears.
         """
         now = _identity(self.path)
         if now is not None and now == self.identity:
             return False
+        if self.identity is not None:
+            # Let go of the old file at once: closing checkpoints its -wal into it (wherever
+            # it was moved) and removes the -wal and -shm it left under our path, which a
+            # new database there must not inherit.
+            self.identity = None
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+        gone = (
+            f"{self.path}: the database was moved or deleted; "
+            "waiting for a new one (`icecycle start` makes one)"
+        )
         if now is None:
-            raise StoreError(
-                f"{self.path}: the database was moved or deleted; "
-                "waiting for a new one (`icecycle start` makes one)"
-            )
+            self._gone = gone
+            raise StoreError(gone)
         fresh = Store.open(os.path.dirname(self.path), create=False)
         if fresh is None:  # gone again between the stat and the open
-            raise StoreError(f"{self.path}: the database was moved or deleted; waiting")
-        old = self.conn
+            self._gone = gone
+            raise StoreError(gone)
         self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
-        with contextlib.suppress(sqlite3.Error):
-            old.close()
+        self._gone = None
         return True
 
     # -- transactions and change detection ----------------------------------------------
@@ -335,6 +345,8 @@ class Store:
         try:
             yield
         except sqlite3.Error as exc:
+            if self._gone is not None:
+                raise StoreError(self._gone) from None
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
@@ -531,6 +543,34 @@ def _verify_new(path: str) -> None:
         conn.close()
     if ok != "ok" or version != SCHEMA_VERSION or tables[0] != 3:
         raise sqlite3.OperationalError(f"the new database did not verify ({ok})")
+
+
+@contextlib.contextmanager
+def _creating(data_dir: str) -> Iterator[None]:
+    """Only one process at a time publishes a new database (two first starts at once)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the link alone decides
+        yield
+        return
+    fd = os.open(data_dir, os.O_RDONLY)  # the folder itself: no lock file left lying about
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _set_aside_leftovers(path: str) -> None:
+    """A -wal or -shm under our name with no database beside it belongs to a file that was
+    moved aside or deleted while open (SQLite then leaves them behind). A new database
+    must not inherit them: SQLite would replay the old file's log into it. The -wal is
+    kept under another name (it may hold the moved file's last changes); -shm is scratch."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(path + "-wal", f"{path}.left-{stamp}-wal")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path + "-shm")
 
 
 def _fsync_dir(path: str) -> None:

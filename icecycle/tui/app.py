@@ -102,6 +102,16 @@ class IceCycleApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # SIGTERM or SIGHUP (the terminal window closed, a logout): leave as `q` does, so
+        # the terminal gets its normal screen back and the runner stops cleanly.
+        import asyncio
+        import contextlib
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit, None, 0, QUIT_MESSAGE)
         self._last_known_result()
         self.runner.reload()
         self.refresh_view()
