@@ -98,7 +98,9 @@ def sync_quiet_hours(store: Store, cfg: Config, now: datetime) -> bool:
 
 
 def local_zone_name() -> str | None:
-    """The IANA name of the local time zone, if the system says it."""
+    """The IANA name of the local time zone, if the system says it. A POSIX `TZ` rule
+    (`JST-9`, `CET-1CEST,M3.5.0,M10.5.0/3`) is not one: None, and the C library's own
+    rules apply."""
     name = os.environ.get("TZ", "").lstrip(":")
     if not name:
         try:
@@ -106,7 +108,15 @@ def local_zone_name() -> str | None:
         except OSError:
             return None
         name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-    return name or None
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # KeyError: ZoneInfoNotFoundError
+        return None
+    return name
 
 
 # -- starting a cycle -------------------------------------------------------------------

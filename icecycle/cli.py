@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from icecycle import __version__, actions, formats, text
 from icecycle.actions import (
@@ -433,40 +433,129 @@ def main(
     err: IO[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    """Run one command; the exit status says what it did (0 once its write is committed,
+    whatever happens to the output afterwards). Never a traceback."""
+    if out is None and err is None:
+        _std_fds()
+    watched = _Watched(out or sys.stdout or _devnull())
+    out = cast("IO[str]", watched)
+    err = err or sys.stderr or _devnull()  # `icecycle daemon 2>&-`
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = _fast_args(argv)
-        if args is None:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help, --version, or a one-line error
-        return int(exc.code or 0)
     ctx: Context | None = None
     try:
+        try:
+            args = _fast_args(argv)
+            if args is None:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse: --help, --version, or a one-line error
+            return int(exc.code or 0)
+        if getattr(args, "data_dir", None) == "":
+            _say(err, "icecycle: error: argument --data-dir: give a folder (it was empty)")
+            return 2
         ctx = Context(args, clock or SystemClock(), out, err, os.environ if env is None else env)
         COMMANDS[args.command](ctx)
+        out.flush()
     except Refused as exc:
-        print(f"icecycle: error: {exc}", file=err)
-        return exc.code
+        return _fail(ctx, err, str(exc), exc.code)
     except (StoreError, ConfigError, CalendarError) as exc:
-        print(f"icecycle: error: {exc}", file=err)
-        return 1
+        return _fail(ctx, err, str(exc), 1)
     except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+        return _fail(ctx, err, "interrupted", 130)
     except Exception as exc:  # the last line of defence: one line, never a traceback
+        if watched.failed:
+            _quiet(watched.inner)
+            if isinstance(exc, BrokenPipeError):  # `icecycle status | head -c0`: not an error
+                return 0
+            return _fail(ctx, err, f"cannot write the output ({_strerror(exc)})", 1)
         if os.environ.get("ICECYCLE_DEBUG"):
             raise
-        print(
-            f"icecycle: error: unexpected {type(exc).__name__}: {exc} "
+        return _fail(
+            ctx,
+            err,
+            f"unexpected {type(exc).__name__}: {exc} "
             "(set ICECYCLE_DEBUG=1 for details and please report it)",
-            file=err,
+            1,
         )
-        return 1
     finally:
         if ctx is not None:
-            ctx.close()
+            with contextlib.suppress(Exception):
+                ctx.close()
     return 0
+
+
+def _fail(ctx: Context | None, err: IO[str], message: str, code: int) -> int:
+    """Say what went wrong in one line; but once the person's write is committed the
+    command did its job, and exits 0 (Ctrl-C after the confirmation, a full stdout)."""
+    committed = ctx is not None and ctx._store is not None and ctx._store.committed
+    if message == "interrupted":  # Ctrl-C: one calm line, and none after a committed write
+        if not committed:
+            _say(err, "icecycle: interrupted; nothing was changed")
+    elif committed:
+        _say(err, f"icecycle: warning: your change was saved, but then: {message}")
+    else:
+        _say(err, f"icecycle: error: {message}")
+    return 0 if committed else code
+
+
+def _say(stream: IO[str], line: str) -> None:
+    with contextlib.suppress(Exception):  # stderr itself may be closed, full or a dead pipe
+        print(line, file=stream, flush=True)
+
+
+class _Watched:
+    """The output stream, noting whether writing to it failed (so that a full disk or a
+    closed pipe is told apart from a failure of the command itself)."""
+
+    def __init__(self, inner: IO[str]) -> None:
+        self.inner = inner
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self.inner.write(text)
+        except (OSError, ValueError):
+            self.failed = True
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.inner.flush()
+        except (OSError, ValueError):
+            self.failed = True
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _strerror(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeEncodeError):
+        return f"it takes only {exc.encoding}; a UTF-8 locale shows everything"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _quiet(out: IO[str]) -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit does not fail again
+    and print a traceback of its own."""
+    if out is sys.stdout:
+        with contextlib.suppress(Exception):
+            fd = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(fd, sys.stdout.fileno())
+            os.close(fd)
+
+
+def _devnull() -> IO[str]:
+    return open(os.devnull, "w", encoding="utf-8")  # (lives as long as we do)
+
+
+def _std_fds() -> None:
+    """With stdin, stdout or stderr closed (`icecycle daemon 2>&-`), the next file opened
+    would take its number, and a stray write to "stderr" would land in the database:
+    hold those numbers with /dev/null."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one

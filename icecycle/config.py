@@ -73,6 +73,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
+            mode = os.fstat(fh.fileno()).st_mode
     except FileNotFoundError:
         return Config(path=path, sources={k: "default" for k in Config._fields[:9]})
     except OSError as exc:
@@ -83,7 +84,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc})") from None
-    return _read(doc, path)
+    cfg = _read(doc, path)
+    if cfg.on_change and mode & 0o022:
+        # Anyone who can write the file could make icecycle run their command as you.
+        raise ConfigError(
+            f"{path} names a command to run but others can change it; "
+            f"make it yours alone with: chmod go-w {path}"
+        )
+    return cfg
 
 
 def _read(doc: Mapping[str, Any], path: str) -> Config:
@@ -151,6 +159,8 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
             raise bad(
                 "hooks.on_change", 'should be a list of words, e.g. ["notify-phone", "--quiet"]'
             )
+        if any("\0" in v for v in value) or not value[0]:
+            raise bad("hooks.on_change", "a word is empty or holds a NUL character; remove it")
         values["on_change"], sources["on_change"] = tuple(value), path
     return Config(**values, path=path, sources=sources)
 
@@ -158,10 +168,18 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
 def init_config(env: Mapping[str, str] | None = None) -> str:
     """Write the commented example; never over an existing file. Returns the path."""
     path = config_path(env)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     try:
-        with open(path, "x", encoding="utf-8") as fh:
-            fh.write(EXAMPLE)
-    except FileExistsError:
-        raise ConfigError(f"{path} already exists; icecycle will not overwrite it") from None
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        try:
+            with open(path, "x", encoding="utf-8") as fh:
+                fh.write(EXAMPLE)
+        except FileExistsError:
+            raise ConfigError(f"{path} already exists; icecycle will not overwrite it") from None
+    except OSError as exc:
+        # FileExistsError from makedirs: a file is where a folder should be
+        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+        raise ConfigError(
+            f"cannot write {path} ({why or exc}); "
+            "check that folder's permissions, or set ICECYCLE_CONFIG to another path"
+        ) from None
     return path

@@ -759,7 +759,7 @@ def _zone(name: object) -> tzinfo | None:
 
     try:
         return ZoneInfo(name)
-    except (ValueError, OSError):  # unknown or malformed name: the system's local time
+    except (KeyError, ValueError, OSError):  # unknown or malformed: the system's local time
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import datetime, timedelta
 from typing import IO
@@ -21,15 +22,17 @@ def run_daemon(store: Store, clock: Clock, log: IO[str], cfg: Config | None = No
 async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     def say(line: str) -> None:
         # journald stamps each line itself; a plain terminal still wants the time.
-        stamp = clock.now().astimezone().strftime("%H:%M:%S")
-        log.write(f"icecycle daemon {stamp} {line}\n")
-        log.flush()
+        # A log that cannot be written (closed, full) must not stop the alerts.
+        with contextlib.suppress(Exception):
+            stamp = clock.now().astimezone().strftime("%H:%M:%S")
+            log.write(f"icecycle daemon {stamp} {line}\n")
+            log.flush()
 
     def report(r: Report) -> None:
         say(r.text)
 
     notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: say(line))
-    if log.isatty():  # run by hand in a terminal: ring its bell too
+    if _isatty(log):  # run by hand in a terminal: ring its bell too
         notifier = FanOut([notifier, TerminalNotifier(log)], say)
     runner = Runner(
         store,
@@ -41,21 +44,32 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP too: the terminal it was started from closing is a request to stop, cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     await runner.start()
-    st = runner.state()
-    say(
-        "started; "
-        + (
-            _describe(st.state, st.next_change)
-            if st
-            else "no cycle yet, waiting for `icecycle start`"
+    try:
+        st = runner.state()
+        say(
+            "started; "
+            + (
+                _describe(st.state, st.next_change)
+                if st
+                else "no cycle yet, waiting for `icecycle start`"
+            )
         )
-    )
+    except Exception:  # the runner has reported what it could not read; it carries on
+        say("started")
     await stop.wait()
     await runner.stop()
     say("stopped")
+
+
+def _isatty(log: IO[str]) -> bool:
+    try:
+        return log.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _describe(state: str, next_change: datetime | None) -> str:

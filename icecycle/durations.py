@@ -168,9 +168,16 @@ def parse_when(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"{_show(text)} is not a time; try {_WHEN_EXAMPLES}") from None
-    if parsed.tzinfo is None:
-        parsed = _localize(parsed, tz, text)
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            parsed = _localize(parsed, tz, text)
+        return parsed.astimezone(UTC)
+    except InputError:
+        raise
+    except (ValueError, OverflowError):  # year 1 or 9999 and an offset: off the calendar
+        raise InputError(
+            f"{_show(text)} is too far from today; give when the spasm began"
+        ) from None
 
 
 def _clock_time(text: str, clock: re.Match[str], now: datetime, tz: tzinfo | None) -> datetime:

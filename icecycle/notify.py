@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +21,10 @@ from icecycle.durations import format_clock, format_duration
 
 Urgency = Literal["low", "normal", "critical"]
 DESKTOP_TIMEOUT_S = 5.0
+#: After a child exits (or is killed), how long its output may still take to arrive; past
+#: this, whatever it left running in the background and holding the pipe is abandoned.
+_DRAIN_S = 0.25
+_KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,7 @@ class DesktopNotifier:
 
     def __init__(self, timeout: float = DESKTOP_TIMEOUT_S) -> None:
         self.timeout = timeout
+        self.limit_s = timeout + 2 * _DRAIN_S
 
     def send(self, notice: Notice) -> Result:
         run = _run_limited(
@@ -194,34 +202,70 @@ class _Run(NamedTuple):
 
 
 def _run_limited(argv: list[str], env: dict[str, str] | None, timeout: float) -> _Run:
-    """Run a child with no terminal: output captured (nothing reaches the screen), its own
-    process group (so a timeout kills it and whatever it started), a time limit."""
+    """Run a child with no terminal: stderr captured (nothing reaches the screen), its own
+    process group (so a timeout kills it and whatever it started), and a time limit on
+    everything, including the wait for its output: a grandchild that keeps the pipe open
+    (`setsid sleep 300 &`) is abandoned, never waited for. Returns within timeout + 0.5 s."""
     try:
         child = subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            text=True,
             start_new_session=True,
         )
-    except OSError as exc:
-        return _Run(None, exc.strerror or str(exc), failed_to_start=True)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in argv or env
+        return _Run(None, getattr(exc, "strerror", None) or str(exc), failed_to_start=True)
+    assert child.stderr is not None
+    pipe = child.stderr
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    timed_out = False
     try:
-        _, err = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(child)
-        return _Run(None, "", timed_out=True)
+        with selectors.DefaultSelector() as sel:
+            sel.register(pipe, selectors.EVENT_READ)
+            eof = False
+            exited: float | None = None
+            while True:
+                now = time.monotonic()
+                if exited is None and child.poll() is not None:
+                    exited = now
+                if exited is not None and (eof or now - exited > _DRAIN_S):
+                    break
+                if now >= deadline:
+                    timed_out = True
+                    break
+                wait = deadline - now if exited is None else _DRAIN_S - (now - exited)
+                if eof:  # it closed stderr but runs on: wait for its exit, not the pipe
+                    time.sleep(min(0.05, max(wait, 0)))
+                    continue
+                if sel.select(timeout=max(min(wait, 0.1), 0)):
+                    chunk = os.read(pipe.fileno(), 65536)
+                    if not chunk:
+                        eof = True
+                    out += chunk
+                    del out[:-_KEEP]
+    finally:
+        if timed_out:
+            _kill_group(child)
+        pipe.close()  # a grandchild still writing gets SIGPIPE, not our attention
+    err = out.decode("utf-8", "replace")
+    if timed_out:
+        return _Run(None, err, timed_out=True)
     return _Run(child.returncode, err)
 
 
-def _kill_group(child: subprocess.Popen[str]) -> None:
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    """Kill the child's process group; reap the child, with a limit (it may be stuck in
+    the kernel, uninterruptible: then it is abandoned, and reaped by init when it goes)."""
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        child.kill()
-    child.communicate()
+        with contextlib.suppress(OSError):
+            child.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=_DRAIN_S)
 
 
 def _why(stderr: str) -> str:
@@ -235,6 +279,11 @@ def _why(stderr: str) -> str:
         return "no D-Bus session bus (are you in a desktop session?)"
     if "notify-send" in low and "not found" in low:
         return "notify-send is missing (install libnotify-bin)"
+    if "no usable implementation" in low:  # plyer found neither notify-send nor dbus-python
+        return (
+            "neither notify-send nor dbus-python is installed; install one "
+            "(notify-send is in libnotify-bin on Debian and Ubuntu, libnotify elsewhere)"
+        )
     return last[:200]
 
 
@@ -250,6 +299,7 @@ class HookNotifier:
     def __init__(self, argv: Sequence[str], timeout: float = HOOK_TIMEOUT_S) -> None:
         self.argv = list(argv)
         self.timeout = timeout
+        self.limit_s = timeout + 2 * _DRAIN_S
 
     def send(self, notice: Notice) -> Result:
         env = dict(os.environ)
@@ -277,6 +327,7 @@ class TerminalNotifier:
     """The terminal bell and one line of text on a stream (the daemon's stderr, say)."""
 
     name = "terminal"
+    limit_s = 1.0
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
@@ -294,6 +345,7 @@ class LogNotifier:
     """Hands each notice to a function (a log line, a test's list)."""
 
     name = "log"
+    limit_s = 1.0
 
     def __init__(self, log: Callable[[str], None]) -> None:
         self.log = log
@@ -313,6 +365,7 @@ class FanOut:
         self.notifiers = list(notifiers)
         self.name = self.notifiers[0].name
         self.log = log or (lambda line: None)
+        self.limit_s = sum(limit_s(n) for n in self.notifiers)  # they are sent one by one
 
     def send(self, notice: Notice) -> Result:
         results = [n.send(notice) for n in self.notifiers]
@@ -326,9 +379,15 @@ class NoNotifier:
     """Desktop notifications turned off in the config: the screen and the bell remain."""
 
     name = "none"
+    limit_s = 0.0
 
     def send(self, notice: Notice) -> Result:
         return Result(self.name, True)
+
+
+def limit_s(notifier: Notifier) -> float:
+    """How long a notifier's `send` may take at most (its own time limits, all told)."""
+    return float(getattr(notifier, "limit_s", DESKTOP_TIMEOUT_S))
 
 
 def notify_test() -> tuple[bool, str]:

@@ -1,9 +1,13 @@
-"""The engine the TUI and the daemon share: boundaries, exactly-once notices, catch-up."""
+"""The engine the TUI and the daemon share: boundaries, leased notice claims, catch-up."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +22,9 @@ from icecycle.store import Store, StoreError
 
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
+#: How long past the notifier's own time limit a claim may stay unsettled before another
+#: runner (or this one, restarted) delivers it: its owner was killed, or hung.
+LEASE_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class Runner:
     ) -> None:
         self.store, self.clock, self.notifier = store, clock, notifier
         self.repeat_every, self.repeat_count, self.tick_s = repeat_every, repeat_count, tick
-        self.report = report or (lambda r: None)
+        self.report = _never_raising(report or (lambda r: None))
         self.cycle: Cycle | None = None
         self.events: list[Event] = []
         self.acc: Fold | None = None
@@ -74,6 +81,13 @@ class Runner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tick_task: asyncio.Task[None] | None = None
         self._first = True
+        #: who holds our claims: this process, and this runner in it
+        self.owner = f"{os.getpid()}.{secrets.token_hex(4)}"
+        self.lease = timedelta(seconds=notify.limit_s(notifier)) + LEASE_MARGIN
+        self._inflight: set[int] = set()  # claims being delivered by this runner now
+        self._unrecorded: dict[int, tuple[datetime, str]] = {}  # sent; the store said no
+        self._retry = False  # the last dispatch failed: try again at the next tick
+        self._last_error: str | None = None
 
     # -- the model -----------------------------------------------------------------------
 
@@ -169,14 +183,55 @@ class Runner:
         key = (self.cycle.id, kind, phase_start, seq)
         if key in self._handled:
             return []
+        notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
+        # Stored with the claim, so that if this runner dies before it is sent another one
+        # sends it. A store error here propagates: the key stays unhandled, and the next
+        # tick tries again.
+        claim_id = self.store.claim(
+            self.cycle.id, kind, phase_start, seq, now, owner=self.owner, notice=_dump(notice)
+        )
         self._handled.add(key)
-        claim_id = self.store.claim(self.cycle.id, kind, phase_start, seq, now)
         if claim_id is None:
             return []
         if seq == 0:
             self._first_notice[(kind, phase_start)] = now
-        notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
         return [Delivery(claim_id, notice, late)]
+
+    def _orphans(self, now: datetime) -> list[Delivery]:
+        """Claims whose owner never settled them within the lease (killed, or hung): take
+        them over and deliver them, late. A take-it-off notice is only ever replaced by a
+        later take-it-off notice; any other notice by any later one."""
+        if self.cycle is None:
+            return []
+        claims = self.store.claims(self.cycle.id)
+        out: list[Delivery] = []
+        for c in claims:
+            if c.sent is not None or c.notice is None or c.id in self._inflight:
+                continue
+            if c.id in self._unrecorded or c.claimed + self.lease > now:
+                continue
+            later = [
+                o
+                for o in claims
+                if (o.phase_start, o.seq) > (c.phase_start, c.seq)
+                and (c.kind != "off" or o.kind == "off")
+            ]
+            if later:
+                with contextlib.suppress(StoreError):  # a later tick settles it instead
+                    if self.store.take_over(c, self.owner, now):
+                        self.store.settle(c.id, now, "superseded")
+                continue
+            notice = _load(c.notice)
+            if not self.store.take_over(c, self.owner, now):
+                continue
+            if notice is None:
+                self.store.settle(c.id, now, "failed: the stored notice is unreadable")
+                continue
+            env = tuple((k, v) for k, v in notice.env if k != "ICECYCLE_LATE")
+            notice = replace(notice, env=(*env, ("ICECYCLE_LATE", "1")))
+            out.append(Delivery(c.id, notice, late=True))
+            self.report(Report("retried", f"{notice.title}: its sender stopped; sending it now"))
+        return out
 
     def _reminder_times(self, alarm: datetime) -> list[datetime]:
         """When the take-it-off reminders fall: every `repeat_every` after the first alarm
@@ -233,15 +288,31 @@ class Runner:
     # -- delivering ----------------------------------------------------------------------
 
     async def deliver_async(self, d: Delivery) -> Result:
-        result = await asyncio.to_thread(self.notifier.send, d.notice)
-        self._record(d, result)
+        """Send one notice on a thread of its own, waiting at most the lease: a notifier
+        that hangs in spite of its own limit is abandoned, and holds up nothing else."""
+        self._inflight.add(d.claim_id)
+        try:
+            result = await _on_own_thread(
+                lambda: self._send(d.notice), self.lease.total_seconds(), self.notifier.name
+            )
+            self._record(d, result)
+        finally:
+            self._inflight.discard(d.claim_id)
         return result
+
+    def _send(self, notice: Notice) -> Result:
+        try:
+            return self.notifier.send(notice)
+        except Exception as exc:  # a notifier's promise not to raise is not enough
+            return Result(self.notifier.name, False, f"{type(exc).__name__}: {exc}")
 
     def _record(self, d: Delivery, result: Result) -> None:
         now = self.clock.now()
         text = "late" if result.ok and d.late else result.text
-        with contextlib.suppress(StoreError):
+        try:
             self.store.record(d.claim_id, now, text)
+        except StoreError:
+            self._unrecorded[d.claim_id] = (now, text)  # retried each tick; never resent
         before, self.last_result = self.last_result, result
         if result.ok:
             if before is not None and not before.ok:
@@ -254,24 +325,61 @@ class Runner:
         else:
             self.report(Report("sent", f"{d.notice.title}: {text}", d.notice))
 
+    def _record_pending(self) -> None:
+        for claim_id, (at, text) in list(self._unrecorded.items()):
+            self.store.record(claim_id, at, text)
+            del self._unrecorded[claim_id]
+
+    def _follow(self) -> bool:
+        """Follow the database path to a new file; True if it is a new one."""
+        if not self.store.follow():
+            return False
+        # Another file: its cycles, claims and ids are not the ones we knew.
+        self._version, self._phase_seen, self._first = None, None, True
+        self._handled.clear()
+        self._first_notice.clear()
+        self._unrecorded.clear()
+        self.report(Report("changed", "the database was replaced; following the new one"))
+        return True
+
+    def _decide(self, *, force_reload: bool = False) -> list[Delivery]:
+        """What to send now: what is due, then claims others (or we, before a restart)
+        left unsettled past their lease."""
+        force_reload = self._follow() or force_reload
+        self._record_pending()
+        deliveries = self.due(force_reload=force_reload)
+        return deliveries + self._orphans(self.clock.now())
+
     async def run_once(self, *, force_reload: bool = False) -> list[Result]:
         """Decide and deliver, waiting for every send (tests use this with a fake clock)."""
-        return [await self.deliver_async(d) for d in self.due(force_reload=force_reload)]
+        return [await self.deliver_async(d) for d in self._decide(force_reload=force_reload)]
 
     def poke(self) -> None:
         """The host changed the store itself (its own writes do not move data_version)."""
         self._dispatch(force_reload=True)
 
     def _dispatch(self, *, force_reload: bool = False) -> None:
+        """Decide and start the deliveries. Never raises: whatever goes wrong is reported in
+        one line and tried again at the next tick."""
         try:
-            deliveries = self.due(force_reload=force_reload)
-        except StoreError as exc:
-            self.report(Report("error", str(exc)))
+            deliveries = self._decide(force_reload=force_reload)
+        except Exception as exc:  # the engine must outlive any one bad moment
+            self._retry = True
+            self._error(exc)
             return
+        self._retry = False
+        self._last_error = None
         for d in deliveries:
             task = asyncio.get_running_loop().create_task(self.deliver_async(d))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _error(self, exc: BaseException) -> None:
+        """Report an error once (not every second while it lasts)."""
+        line = str(exc) if isinstance(exc, StoreError) else _unexpected(exc)
+        if line != self._last_error:
+            self._last_error = line
+            self.report(Report("error", line))
 
     # -- the scheduler and the tick ------------------------------------------------------
 
@@ -316,22 +424,25 @@ class Runner:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
-            self.tick()
+            self.tick()  # never raises
 
     def tick(self) -> None:
         """Once a second: APScheduler waits on a monotonic clock that stops during suspend,
-        so wake it, and look at the wall clock and the store ourselves."""
-        if self._scheduler is not None:
-            self._scheduler.wakeup()
+        so wake it, and look at the wall clock and the store ourselves. Never raises."""
         try:
-            moved = self.changed()
-        except StoreError as exc:
-            self.report(Report("error", str(exc)))
+            if self._scheduler is not None:
+                self._scheduler.wakeup()
+            moved = self._follow() or self.changed()
+            now = self.clock.now()
+            oldest = self.store.oldest_unsettled(self.cycle.id) if self.cycle else None
+            stale = oldest is not None and oldest + self.lease <= now
+        except Exception as exc:
+            self._error(exc)
             return
         if moved:
             self.report(Report("changed", "the cycle changed elsewhere"))
             self._dispatch(force_reload=True)
-        elif self.armed is not None and self.clock.now() >= self.armed:
+        elif self._retry or stale or (self.armed is not None and now >= self.armed):
             self._dispatch()
 
     async def stop(self) -> None:
@@ -344,3 +455,76 @@ class Runner:
             self._scheduler = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=notify.DESKTOP_TIMEOUT_S + 1)
+
+
+def _never_raising(report: Callable[[Report], None]) -> Callable[[Report], None]:
+    """A host's report callback that fails (a closed log, a full disk) must not take a
+    delivery or the tick down with it."""
+
+    def safe(r: Report) -> None:
+        with contextlib.suppress(Exception):
+            report(r)
+
+    return safe
+
+
+def _dump(notice: Notice) -> str:
+    return json.dumps(
+        {
+            "kind": notice.kind,
+            "title": notice.title,
+            "body": notice.body,
+            "urgency": notice.urgency,
+            "env": [list(pair) for pair in notice.env],
+        }
+    )
+
+
+def _load(text: str) -> Notice | None:
+    """A stored notice, or None if it is not one (then it cannot be resent, only kept)."""
+    try:
+        doc = json.loads(text)
+        return Notice(
+            str(doc["kind"]),
+            str(doc["title"]),
+            str(doc["body"]),
+            doc["urgency"] if doc["urgency"] in ("low", "normal", "critical") else "critical",
+            tuple((str(k), str(v)) for k, v in doc.get("env", [])),
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+async def _on_own_thread(send: Callable[[], Result], limit: float, backend: str) -> Result:
+    """Run `send` on a daemon thread and wait at most `limit` seconds for it. A thread of its
+    own each time: a send that never returns must not take a pool slot from the next one."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Result] = loop.create_future()
+
+    def settle(result: Result) -> None:
+        if not done.done():
+            done.set_result(result)
+
+    def work() -> None:
+        result = send()
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were sending
+            loop.call_soon_threadsafe(settle, result)
+
+    threading.Thread(target=work, name="icecycle-send", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(done), limit)
+    except TimeoutError:
+        return Result(backend, False, f"no answer within {limit:g}s; abandoned")
+
+
+def _unexpected(exc: BaseException) -> str:
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    return (
+        f"unexpected {type(exc).__name__}: {exc}{where}; carrying on "
+        "(please report it: ICECYCLE_DEBUG=1 shows details)"
+    )

@@ -14,7 +14,7 @@ from icecycle.cycle import Cycle, Event, Settings
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "Claim", "Store", "StoreError", "resolve_data_dir"]
 
 DB_NAME = "icecycle.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: claims record their owner and the notice, so another runner can finish them
 _MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -44,9 +44,17 @@ CREATE TABLE notifications (
     claimed     TEXT    NOT NULL,
     sent        TEXT,
     result      TEXT,
+    owner       TEXT,
+    notice      TEXT,
     UNIQUE (cycle_id, kind, phase_start, seq)
 );
 """
+
+#: From one schema version to the next, run inside one transaction on an existing file.
+_MIGRATIONS = {
+    1: "ALTER TABLE notifications ADD COLUMN owner TEXT; "
+    "ALTER TABLE notifications ADD COLUMN notice TEXT;",
+}
 
 
 class StoreError(Exception):
@@ -61,6 +69,9 @@ class Claim(NamedTuple):
     claimed: datetime
     sent: datetime | None
     result: str | None
+    #: who took it ("pid.token") and the notice as JSON; None in claims from schema 1
+    owner: str | None = None
+    notice: str | None = None
 
 
 StrPath = str | os.PathLike[str]  # os.path, not pathlib: pathlib costs `status` ~8 ms
@@ -82,8 +93,18 @@ def _ts(moment: datetime) -> str:
     return moment.isoformat()
 
 
+class _BadRow(Exception):
+    """A stored time that cannot be read: the store names the table and row."""
+
+
 def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise _BadRow(text) from None
+    if moment.tzinfo is None:  # a naive time cannot be compared with the clock's
+        raise _BadRow(text)
+    return moment
 
 
 class Store:
@@ -92,6 +113,17 @@ class Store:
     def __init__(self, path: str, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self.version = SCHEMA_VERSION
+        self.identity = _identity(path)  # which file we opened: see follow()
+        #: a write of the person's is on disk: the command has done its job, whatever
+        #: happens to its output afterwards
+        self.committed = False
+        self._gone: str | None = None  # why there is no file to use, once follow() saw it
+
+    @property
+    def _claim_extra(self) -> str:
+        # a schema-1 file we could not upgrade (read-only) still reads
+        return ", owner, notice" if self.version >= 2 else ""
 
     # -- opening -----------------------------------------------------------------------
 
@@ -104,7 +136,7 @@ class Store:
         data_dir = os.fspath(data_dir)
         path = os.path.join(data_dir, DB_NAME)
         try:
-            if not os.path.exists(path):
+            if not cls._exists(data_dir, path):
                 if not create:
                     return None
                 cls._create(data_dir, path)
@@ -119,6 +151,7 @@ class Store:
             store._check_schema()
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            store._migrate()
         except StoreError:
             conn.close()
             raise
@@ -128,13 +161,37 @@ class Store:
         return store
 
     @staticmethod
+    def _exists(data_dir: str, path: str) -> bool:
+        """Whether the database is there; StoreError when something else is in the way
+        (a missing database must never be mistaken for "no cycle is running")."""
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            if os.path.islink(path):
+                raise StoreError(
+                    f"{path} is a link to {os.readlink(path)}, which is not there; "
+                    "put the database back, remove the link, or use --data-dir"
+                ) from None
+            return False
+        except NotADirectoryError:
+            raise StoreError(
+                f"cannot use {path}: {data_dir} (or a folder above it) is a file, not a "
+                "folder; move it aside or use --data-dir"
+            ) from None
+        return True
+
+    @staticmethod
     def _create(data_dir: str, path: str) -> None:
-        """Build a new database beside its final name, then link it into place atomically."""
-        if not os.path.exists(data_dir):
+        """Build a new database beside its final name, check it, then link it into place:
+        a half-made file (a full disk, a crash) is never published under the real name."""
+        try:
             os.makedirs(data_dir, mode=0o700)
+        except FileExistsError:  # there already, or made by another first start just now
+            pass
+        else:
             os.chmod(data_dir, 0o700)  # makedirs' mode is filtered by the umask
-        tmp = os.path.join(data_dir, f".{DB_NAME}.{os.getpid()}.new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp = os.path.join(data_dir, f".{DB_NAME}.{os.getpid()}.{os.urandom(4).hex()}.new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
@@ -143,13 +200,23 @@ class Store:
                 conn.executescript(
                     f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 )
+                # The schema is in the -wal until a checkpoint; the link below publishes
+                # only the main file, so copy it there now, and say so if it did not fit.
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy:
+                    raise sqlite3.OperationalError("the new database could not be checkpointed")
             finally:
                 conn.close()
-            with contextlib.suppress(FileExistsError):  # another process got there first
-                os.link(tmp, path)
+            _verify_new(tmp)
+            with _creating(data_dir):
+                if not os.path.lexists(path):  # else another process got there first
+                    _set_aside_leftovers(path)
+                    os.link(tmp, path)
+            _fsync_dir(data_dir)
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp + suffix)
 
     @staticmethod
     def _check_file(path: str) -> None:
@@ -179,8 +246,68 @@ class Store:
                 "move it aside or use --data-dir"
             )
 
+    def _migrate(self) -> None:
+        """Bring an older file up to this schema in place, in one transaction (all or
+        nothing); a file we may not write stays as it is and is still read."""
+        self.version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if self.version >= SCHEMA_VERSION:
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc).lower() or "read-only" in str(exc).lower():
+                return
+            raise
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another won?
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                version += 1
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise
+        self.version = SCHEMA_VERSION
+
     def close(self) -> None:
         self.conn.close()
+
+    def follow(self) -> bool:
+        """Make sure this is still the file at our path (cheap: one stat, each tick).
+
+        An open connection keeps reading a file that was moved aside or deleted; people are
+        told to move a damaged file aside, so follow the path: if another file is there now,
+        open it instead and return True; if none is, raise StoreError until one appears.
+        """
+        now = _identity(self.path)
+        if now is not None and now == self.identity:
+            return False
+        if self.identity is not None:
+            # Let go of the old file at once: closing checkpoints its -wal into it (wherever
+            # it was moved) and removes the -wal and -shm it left under our path, which a
+            # new database there must not inherit.
+            self.identity = None
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+        gone = (
+            f"{self.path}: the database was moved or deleted; "
+            "waiting for a new one (`icecycle start` makes one)"
+        )
+        if now is None:
+            self._gone = gone
+            raise StoreError(gone)
+        fresh = Store.open(os.path.dirname(self.path), create=False)
+        if fresh is None:  # gone again between the stat and the open
+            self._gone = gone
+            raise StoreError(gone)
+        self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        self._gone = None
+        return True
 
     # -- transactions and change detection ----------------------------------------------
 
@@ -192,15 +319,34 @@ class Store:
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk, an I/O error): a second
+                # ROLLBACK would fail and hide the error that matters.
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+            self.committed = True
+
+    @contextlib.contextmanager
+    def _reading(self, table: str, row: tuple[object, ...]) -> Iterator[None]:
+        """Turn an unreadable stored value into a one-line damaged-database error."""
+        try:
+            yield
+        except (_BadRow, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"{self.path} is damaged ({table} row {row[0]} holds {str(exc)[:40]!r}, "
+                "which is not a time); move it aside (a new one is then started) "
+                "or use --data-dir"
+            ) from None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as exc:
+            if self._gone is not None:
+                raise StoreError(self._gone) from None
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
@@ -222,7 +368,8 @@ class Store:
             ).fetchone()
         if row is None:
             return None
-        cycle = _cycle(row)
+        with self._reading("cycles", row):
+            cycle = _cycle(row)
         return cycle, self.events(cycle.id)
 
     def cycles(self) -> list[tuple[Cycle, datetime | None]]:
@@ -231,14 +378,22 @@ class Store:
             rows = self.conn.execute(
                 "SELECT id, window_start, on_s, off_s, window_s, stopped FROM cycles ORDER BY id"
             ).fetchall()
-        return [(_cycle(r[:5]), _dt(r[5]) if r[5] else None) for r in rows]
+        out = []
+        for r in rows:
+            with self._reading("cycles", r):
+                out.append((_cycle(r[:5]), _dt(r[5]) if r[5] else None))
+        return out
 
     def events(self, cycle_id: int) -> list[Event]:
         with self._errors():
             rows = self.conn.execute(
                 "SELECT kind, at, data, id FROM events WHERE cycle_id = ? ORDER BY id", (cycle_id,)
             ).fetchall()
-        return [Event(k, _dt(a), d, i) for k, a, d, i in rows]
+        out = []
+        for k, a, d, i in rows:
+            with self._reading("events", (i,)):
+                out.append(Event(k, _dt(a), d, i))
+        return out
 
     def new_cycle(
         self, window_start: datetime, settings: Settings, at: datetime, data: str | None = None
@@ -264,6 +419,8 @@ class Store:
             )
             if kind == "stop":
                 self.conn.execute("UPDATE cycles SET stopped = ? WHERE id = ?", (_ts(at), cycle_id))
+            if not self.conn.in_transaction:
+                self.committed = True
         assert cur.lastrowid is not None
         return Event(kind, at, data, cur.lastrowid)
 
@@ -277,15 +434,53 @@ class Store:
         seq: int,
         at: datetime,
         result: str | None = None,
+        *,
+        owner: str | None = None,
+        notice: str | None = None,
     ) -> int | None:
-        """Claim one notification; the id if this caller won it, None if already claimed."""
+        """Claim one notification; the id if this caller won it, None if already claimed.
+
+        `owner` and `notice` let another runner deliver it if this one never settles it.
+        """
         with self._errors():
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO notifications "
-                "(cycle_id, kind, phase_start, seq, claimed, result) VALUES (?, ?, ?, ?, ?, ?)",
-                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result),
+                "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
+                "claimed, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result, owner, notice),
             )
         return cur.lastrowid if cur.rowcount == 1 else None
+
+    def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
+        """Take an unsettled claim from its owner; True if this caller now holds it.
+
+        Compare-and-swap on the claim time, so two runners cannot both take it over.
+        """
+        with self._errors():
+            cur = self.conn.execute(
+                "UPDATE notifications SET owner = ?, claimed = ? "
+                "WHERE id = ? AND sent IS NULL AND claimed = ?",
+                (owner, _ts(at), claim.id, _ts(claim.claimed)),
+            )
+        return cur.rowcount == 1
+
+    def oldest_unsettled(self, cycle_id: int) -> datetime | None:
+        """When the oldest claim still waiting to be sent was taken (cheap: every tick)."""
+        if self.version < 2:
+            return None
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT min(claimed) FROM notifications "
+                "WHERE cycle_id = ? AND sent IS NULL AND notice IS NOT NULL",
+                (cycle_id,),
+            ).fetchone()
+        if not row or not row[0]:
+            return None
+        with self._reading("notifications", ("with the oldest claim",)):
+            return _dt(row[0])
+
+    def settle(self, claim_id: int, at: datetime, result: str) -> None:
+        """Close a claim nobody will deliver (a later notice made it pointless)."""
+        self.record(claim_id, at, result)
 
     def record(self, claim_id: int, sent: datetime, result: str) -> None:
         with self._errors():
@@ -303,18 +498,23 @@ class Store:
                 "WHERE cycle_id = ? AND kind = ? AND phase_start = ? AND seq = ?",
                 (cycle_id, kind, _ts(phase_start), seq),
             ).fetchone()
-        return _dt(row[0]) if row else None
+        if not row:
+            return None
+        with self._reading("notifications", (f"for {kind} {seq}",)):
+            return _dt(row[0])
 
     def claims(self, cycle_id: int) -> list[Claim]:
         with self._errors():
             rows = self.conn.execute(
-                "SELECT id, kind, phase_start, seq, claimed, sent, result FROM notifications "
-                "WHERE cycle_id = ? ORDER BY id",
+                f"SELECT id, kind, phase_start, seq, claimed, sent, result{self._claim_extra} "
+                "FROM notifications WHERE cycle_id = ? ORDER BY id",
                 (cycle_id,),
             ).fetchall()
-        return [
-            Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r) for i, k, p, s, c, t, r in rows
-        ]
+        out = []
+        for i, k, p, s, c, t, r, *more in rows:
+            with self._reading("notifications", (i,)):
+                out.append(Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r, *more))
+        return out
 
     def session_notes(self, cycle_id: int) -> dict[datetime, str]:
         """For each ice session: what the runner did about its notification."""
@@ -323,6 +523,71 @@ class Store:
             if c.kind == "on" and c.seq == 0:
                 notes[c.phase_start] = (c.result or "claimed").split(":")[0]
         return notes
+
+
+def _verify_new(path: str) -> None:
+    """The file alone (no -wal beside it) must be a whole icecycle database, on disk."""
+    wal = path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        raise sqlite3.OperationalError("the new database is incomplete (disk I/O error)")
+    with open(path, "rb") as fh:
+        if fh.read(len(_MAGIC)) != _MAGIC:
+            raise sqlite3.OperationalError("the new database is incomplete (disk I/O error)")
+        os.fsync(fh.fileno())
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()
+    finally:
+        conn.close()
+    if ok != "ok" or version != SCHEMA_VERSION or tables[0] != 3:
+        raise sqlite3.OperationalError(f"the new database did not verify ({ok})")
+
+
+@contextlib.contextmanager
+def _creating(data_dir: str) -> Iterator[None]:
+    """Only one process at a time publishes a new database (two first starts at once)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the link alone decides
+        yield
+        return
+    fd = os.open(data_dir, os.O_RDONLY)  # the folder itself: no lock file left lying about
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _set_aside_leftovers(path: str) -> None:
+    """A -wal or -shm under our name with no database beside it belongs to a file that was
+    moved aside or deleted while open (SQLite then leaves them behind). A new database
+    must not inherit them: SQLite would replay the old file's log into it. The -wal is
+    kept under another name (it may hold the moved file's last changes); -shm is scratch."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(path + "-wal", f"{path}.left-{stamp}-wal")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path + "-shm")
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _cycle(row: tuple[int, str, int, int, int]) -> Cycle:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from icecycle.cycle import Settings
-from icecycle.store import DB_NAME, Store
+from icecycle.store import DB_NAME, SCHEMA_VERSION, Store
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -19,7 +19,7 @@ def test_open_creates_wal_database_with_schema(data_dir: Path) -> None:
     assert store is not None
     conn = sqlite3.connect(data_dir / DB_NAME)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"cycles", "events", "notifications"}
     assert not list(data_dir.glob(".*.new"))  # the build file is gone
@@ -96,3 +96,25 @@ for i in range(100):
     assert sorted(e.data for e in events[1:]) == sorted(
         str(n) for n in range(4) for _ in range(100)
     )
+
+
+def test_a_schema_1_file_is_upgraded_in_place_and_keeps_its_claims(data_dir: Path) -> None:
+    store = Store.open(data_dir)
+    assert store is not None
+    with store.transaction():
+        cycle = store.new_cycle(T0, Settings(60, 120, 3600), T0)
+    store.claim(cycle.id, "on", T0, 0, T0)
+    store.close()
+    with sqlite3.connect(data_dir / DB_NAME) as conn:  # as icecycle 1 left it
+        conn.execute("ALTER TABLE notifications DROP COLUMN notice")
+        conn.execute("ALTER TABLE notifications DROP COLUMN owner")
+        conn.execute("PRAGMA user_version = 1")
+    store = Store.open(data_dir)
+    assert store is not None
+    version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+    assert version == 2
+    [old] = store.claims(cycle.id)
+    assert (old.kind, old.owner, old.notice) == ("on", None, None)
+    assert store.claim(cycle.id, "off", T0, 0, T0, owner="1.ab", notice="{}") is not None
+    assert store.claims(cycle.id)[-1].owner == "1.ab"
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

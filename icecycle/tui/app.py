@@ -88,6 +88,18 @@ class IceCycleApp(App[None]):
 
     # -- starting and stopping ---------------------------------------------------------
 
+    def on_mount(self) -> None:
+        # SIGTERM or SIGHUP (the terminal window closed, a logout): leave as `q` does, so
+        # the terminal gets its normal screen back and the runner stops cleanly.
+        import asyncio
+        import contextlib
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit, None, 0, QUIT_MESSAGE)
+
     def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
         """The dashboard is composed: fill it, then start the runner."""
         try:

@@ -1,0 +1,275 @@
+"""Delivery faults: a store error at a boundary, a runner killed mid-notice, a hung notifier,
+a hook that leaves a process behind, and a tick that meets something it did not expect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from icecycle.cycle import Settings
+from icecycle.notify import HookNotifier, Notice, Result
+from icecycle.runner import Delivery, Report, Runner
+from icecycle.store import Store, StoreError
+
+from ..conftest import FakeClock
+from ..tui_helpers import Recorder
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Store:
+    s = Store.open(data_dir)
+    assert s is not None
+    return s
+
+
+@pytest.fixture
+def elsewhere(data_dir: Path, store: Store) -> Store:
+    """A second connection: another icecycle process on the same file."""
+    s = Store.open(data_dir)
+    assert s is not None
+    return s
+
+
+def begin(store: Store, clock: FakeClock, settings: Settings) -> int:
+    with store.transaction():
+        return store.new_cycle(clock.now(), settings, clock.now()).id
+
+
+async def settled(runner: Runner) -> None:
+    """Wait for the deliveries the runner started on its own."""
+    for _ in range(500):
+        if not runner._tasks:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a delivery never finished")
+
+
+# -- finding 1: a store error at the boundary is retried, not dropped ------------------
+
+
+async def test_a_locked_store_at_the_boundary_is_retried_at_the_next_tick(
+    store, elsewhere, clock
+) -> None:
+    begin(store, clock, Settings(60, 600, 3600))
+    rec, reports = Recorder(), []
+    runner = Runner(store, clock, rec, report=reports.append, repeat_count=1)
+    await runner.start(use_scheduler=False, own_tick=False)
+    await settled(runner)
+    store.conn.execute("PRAGMA busy_timeout=20")  # the 15 s wait, shortened for the test
+    elsewhere.conn.execute("BEGIN IMMEDIATE")  # another writer holds the lock at the boundary
+    clock.advance(60)
+    runner.tick()
+    runner.tick()  # still held: one line, not one a second
+    await settled(runner)
+    assert [n.kind for n in rec.sent] == ["on"]
+    errors = [r.text for r in reports if r.kind == "error"]
+    assert len(errors) == 1 and "busy" in errors[0]
+    elsewhere.conn.execute("COMMIT")
+    clock.advance(1)
+    runner.tick()
+    await settled(runner)
+    assert [n.kind for n in rec.sent] == ["on", "off"]
+    clock.advance(120)  # and the reminder follows the late claim
+    runner.tick()
+    await settled(runner)
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]
+    await runner.stop()
+
+
+# -- finding 2: a claim its owner never settles is delivered by the next runner --------
+
+
+async def test_a_runner_killed_between_claim_and_send_loses_nothing(
+    store, elsewhere, clock
+) -> None:
+    begin(store, clock, Settings(60, 600, 3600))
+    first = Runner(store, clock, Recorder())
+    await first.run_once()
+    clock.advance(60)
+    assert [d.notice.kind for d in first.due()] == ["off"]  # claimed ... and then killed
+    rec = Recorder()
+    second = Runner(elsewhere, clock, rec)
+    await second.run_once()
+    assert rec.sent == []  # within the lease: its owner may still be sending it
+    clock.advance(second.lease.total_seconds())
+    await second.run_once()
+    await second.run_once()
+    assert [n.title for n in rec.sent] == ["Take the ice off now"]  # once
+    assert ("ICECYCLE_LATE", "1") in rec.sent[0].env
+    claim = next(c for c in store.claims(1) if c.kind == "off")
+    assert claim.result == "late" and claim.owner == second.owner
+
+
+async def test_a_notice_overtaken_by_a_later_one_is_settled_not_sent(store, clock) -> None:
+    begin(store, clock, Settings(60, 600, 3600))
+    first = Runner(store, clock, Recorder())
+    assert [d.notice.kind for d in first.due()] == ["on"]  # claimed, never sent
+    clock.advance(60)
+    rec = Recorder()
+    second = Runner(store, clock, rec)
+    await second.run_once()  # the ice-off notice is due: the ice-on one is past its use
+    clock.advance(30)
+    await second.run_once()
+    assert [n.kind for n in rec.sent] == ["off"]
+    on = next(c for c in store.claims(1) if c.kind == "on")
+    assert on.result == "superseded" and on.sent is not None
+
+
+async def test_a_store_error_after_sending_is_recorded_later_not_resent(store, clock) -> None:
+    begin(store, clock, Settings(60, 600, 3600))
+    rec = Recorder()
+    runner = Runner(store, clock, rec)
+    real = store.record
+
+    def full(*args: object) -> None:
+        raise StoreError(f"cannot write {store.path}: the disk is full")
+
+    store.record = full  # type: ignore[method-assign]
+    await runner.run_once()
+    store.record = real  # type: ignore[method-assign]
+    clock.advance(30)
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["on"]
+    assert [c.result for c in store.claims(1)] == ["sent"]
+
+
+# -- finding 3: bounded waits for hooks, the desktop child and the delivery pool -------
+
+
+def _run_bounded(send, limit: float) -> Result:
+    box: list[Result] = []
+    worker = threading.Thread(target=lambda: box.append(send()), daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert box, f"send did not return within {limit}s"
+    return box[0]
+
+
+@pytest.fixture
+def leftover(tmp_path: Path):
+    """Where a hook writes the pid of what it leaves running, so the test can end it."""
+    pidfile = tmp_path / "leftover.pid"
+    yield pidfile
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_a_hook_that_leaves_a_process_holding_the_pipe_returns_at_once(leftover) -> None:
+    hook = HookNotifier(["sh", "-c", f"setsid sleep 30 & echo $! > {leftover}"], timeout=3)
+    began = time.monotonic()
+    result = _run_bounded(lambda: hook.send(Notice("off", "t", "b")), 6)
+    assert result.ok and time.monotonic() - began < 1.5
+
+
+def test_a_hung_hook_is_abandoned_with_whatever_holds_its_pipe(leftover) -> None:
+    hook = HookNotifier(
+        ["sh", "-c", f"setsid sleep 30 & echo $! > {leftover}; exec sleep 30"], timeout=0.5
+    )
+    began = time.monotonic()
+    result = _run_bounded(lambda: hook.send(Notice("off", "t", "b")), 6)
+    assert not result.ok and "took over 0.5s" in result.detail
+    assert time.monotonic() - began < 1.5
+
+
+class Hanging:
+    """A notifier that never returns for some notices (a wedged library call, say)."""
+
+    name = "hanging"
+    limit_s = 0.1
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.sent: list[str] = []
+
+    def send(self, notice: Notice) -> Result:
+        if notice.title == "hang":
+            self.release.wait(30)
+        self.sent.append(notice.title)
+        return Result(self.name, True)
+
+
+async def test_hung_deliveries_never_hold_up_the_next_one(store, clock) -> None:
+    notifier = Hanging()
+    runner = Runner(store, clock, notifier)
+    runner.lease = timedelta(seconds=0.3)
+    hung = [
+        asyncio.create_task(runner.deliver_async(Delivery(i, Notice("off", "hang", ""))))
+        for i in range(40)
+    ]
+    try:
+        ok = await asyncio.wait_for(runner.deliver_async(Delivery(99, Notice("off", "x", ""))), 3)
+        assert ok.ok and notifier.sent == ["x"]
+        results = await asyncio.wait_for(asyncio.gather(*hung), 3)
+        assert {r.detail for r in results} == {"no answer within 0.3s; abandoned"}
+    finally:
+        notifier.release.set()
+
+
+# -- finding 4: a tick that cannot die ------------------------------------------------
+
+
+@pytest.mark.parametrize("bad_time", ["yesterday", "2026-11-25T10:05:00"], ids=["garbage", "naive"])
+async def test_an_unreadable_row_is_a_damaged_database_not_a_crash(
+    store, elsewhere, clock, bad_time
+) -> None:
+    cid = begin(store, clock, Settings(60, 600, 3600))
+    reports: list[Report] = []
+    runner = Runner(store, clock, Recorder(), report=reports.append)
+    await runner.start(use_scheduler=False, own_tick=False)
+    await settled(runner)
+    elsewhere.conn.execute(
+        "INSERT INTO events (cycle_id, kind, at) VALUES (?, 'off', ?)", (cid, bad_time)
+    )
+    clock.advance(1)
+    runner.tick()  # must not raise
+    runner.tick()
+    errors = [r.text for r in reports if r.kind == "error"]
+    assert len(errors) == 1
+    assert "is damaged (events row 2" in errors[0] and store.path in errors[0]
+    elsewhere.conn.execute("DELETE FROM events WHERE id = 2")  # moved aside, say: it recovers
+    clock.advance(60)
+    runner.tick()
+    await settled(runner)
+    await runner.stop()
+
+
+async def test_a_pain_score_that_is_a_digit_but_not_a_number(store, clock) -> None:
+    cid = begin(store, clock, Settings(60, 60, 300))
+    store.append(cid, "pain", clock.now(), "²")
+    store.append(cid, "pain", clock.now(), "3")
+    rec = Recorder()
+    runner = Runner(store, clock, rec)
+    clock.advance(300)
+    await runner.run_once()
+    # (the first session's take-it-off alarm is still open, so it comes late, first)
+    assert [n.kind for n in rec.sent] == ["off", "done"]
+    assert "Pain went from 3 to 3" not in rec.sent[-1].body  # '²' is no score
+
+
+async def test_whatever_the_tick_meets_it_reports_once_and_carries_on(store, clock) -> None:
+    begin(store, clock, Settings(60, 600, 3600))
+    rec, reports = Recorder(), []
+    runner = Runner(store, clock, rec, report=reports.append)
+    await runner.start(use_scheduler=False, own_tick=False)
+    await settled(runner)
+    real = runner.due
+    runner.due = lambda **kw: 1 / 0  # type: ignore[method-assign]
+    clock.advance(60)
+    runner.tick()
+    runner.tick()
+    runner.due = real  # type: ignore[method-assign]
+    runner.tick()
+    await settled(runner)
+    assert [n.kind for n in rec.sent] == ["on", "off"]
+    errors = [r.text for r in reports if r.kind == "error"]
+    assert len(errors) == 1 and errors[0].startswith("unexpected ZeroDivisionError")
+    assert "\n" not in errors[0]
+    await runner.stop()
