@@ -22,6 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check icecycle tests benchmarks
 	$(BIN)/ruff check icecycle tests benchmarks
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy icecycle

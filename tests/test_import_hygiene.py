@@ -14,6 +14,7 @@ HEAVY = ("textual", "apscheduler", "plyer")
     "code",
     [
         "import icecycle.cycle, icecycle.durations, icecycle.store",
+        "import icecycle.actions, icecycle.formats, icecycle.text",
         "from icecycle import cli; cli.main(['status']); cli.main(['status', '--json'])",
     ],
 )
