@@ -62,10 +62,13 @@ def boundaries(env: dict[str, str]) -> list[float]:
     on, off, end = doc["settings"]["on_s"], doc["settings"]["off_s"], doc["window"]["end"]
     end_t = datetime.fromisoformat(end).timestamp()
     times, t, kind = [], start, "on"
-    while t < end_t:
+    # A session only if it fits whole: the window ends in rest (or as a session ends).
+    while t < end_t and (kind == "off" or t + on <= end_t):
         times.append(t)
         t += on if kind == "on" else off
         kind = "off" if kind == "on" else "on"
+    if kind == "off" and t <= end_t:  # the last session ended with the window
+        times.append(t)
     return [*times, end_t]
 
 
@@ -82,7 +85,7 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
     assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "12s").returncode == 0
     # start rounds to the stored instant; read the schedule from the store
     expected = boundaries(env)
-    wait_for(lambda: len(desktop.notifications()) >= 6, 20)
+    wait_for(lambda: len(desktop.notifications()) >= 7, 20)
     time.sleep(1)
     assert stop(d) == 0
     seen = desktop.notifications()
@@ -92,6 +95,7 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
         "Ice on, towel first",
         "Take the ice off now",
         "Ice on, towel first",
+        "Take the ice off now",  # the last session ends with the window, and says so
         "Cold therapy window complete",
     ]
     assert all(n.app == "icecycle" for n in seen)
@@ -100,7 +104,7 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
         for n in seen
         if n.summary.startswith("Ice on")
     )
-    assert [n.urgency for n in seen] == [1, 2, 1, 2, 1, 1]  # ice off is critical
+    assert [n.urgency for n in seen] == [1, 2, 1, 2, 1, 2, 1]  # ice off is critical
     lags = [n.time - b for n, b in zip(seen, expected, strict=True)]
     # The first is not a boundary: the daemon notices `start` from another process on its
     # 1 s tick. Every phase change after it must reach the bus within 1.5 s.
@@ -110,10 +114,36 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
         Path(os.environ["ICECYCLE_LAG_FILE"]).write_text(json.dumps(lags))
     log = (tmp_path / "daemon.log").read_text()
     assert "no cycle yet" in log and log.rstrip().endswith("stopped")
-    assert log.count("Take the ice off now: sent") == 2
+    assert log.count("Take the ice off now: sent") == 3
     claims = json.loads(icecycle(env, "history", "--json").stdout)["cycles"][0]["sessions"]
     assert [s["note"] for s in claims] == ["sent", "sent", "sent"]
     print("notification lags (s):", ", ".join(f"{x:.3f}" for x in lags))
+
+
+def test_a_window_that_ends_before_a_whole_session_ends_in_rest(
+    desktop: Desktop, tmp_path: Path
+) -> None:
+    """Issue 10: with 2 s on and 3 s off, an 11 s window holds sessions at 0 and 5 s; one at
+    10 s would be cut short, so it is never planned. Every ice-on is followed by exactly one
+    critical take-it-off before the summary."""
+    desktop.start()
+    env = env_for(desktop, tmp_path / "data")
+    assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "11s").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    wait_for(lambda: any("complete" in n.summary for n in desktop.notifications()), 20)
+    time.sleep(1)
+    assert stop(d) == 0
+    seen = desktop.notifications()
+    assert [n.summary for n in seen] == [
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Cold therapy window complete",
+    ]
+    assert [n.urgency for n in seen if n.summary == "Take the ice off now"] == [2, 2]
+    assert "That was the last session of this window." in seen[3].body
+    assert "No more sessions in this window." in seen[-1].body
 
 
 def test_two_daemons_send_each_notification_once(desktop: Desktop, tmp_path: Path) -> None:
