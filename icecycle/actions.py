@@ -68,6 +68,8 @@ def _idle(now: datetime) -> State:
 
 
 Now = Callable[[], datetime]  # the clock, read only once the write lock is held
+#: A clock this far behind the last stored change has stepped back.
+CLOCK_SLACK = timedelta(seconds=2)
 
 
 def cycle_data(cfg: Config) -> str | None:
@@ -258,6 +260,11 @@ def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "c
         acc = fold(cycle, events)
         notes = store.session_notes(cycle.id)
         before = acc.state_at(now, notes)
+        last = events[-1].at if events else None
+        if kind in ("on", "resume") and last is not None and now < last - CLOCK_SLACK:
+            # The clock went back: a session anchored at the last recorded moment would run
+            # long by the real clock. Taking the ice off always works.
+            raise Refused(text.clock_behind(now, last))
         if kind == "off" and before.state != "on" and before.alarm is not None:
             kind = "ack"  # "I took it off": answers the alarm
         reason = acc.check(kind, now, notes)

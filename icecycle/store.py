@@ -119,6 +119,7 @@ class Store:
         #: happens to its output afterwards
         self.committed = False
         self._gone: str | None = None  # why there is no file to use, once follow() saw it
+        self.busy_timeout: float | None = None  # set_busy_timeout's, kept across reopens
 
     @property
     def _claim_extra(self) -> str:
@@ -274,6 +275,13 @@ class Store:
             raise
         self.version = SCHEMA_VERSION
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before giving up (the dashboard
+        keeps it short, so its screen never freezes behind one; the runner retries)."""
+        self.busy_timeout = seconds
+        with self._errors():
+            self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def close(self) -> None:
         self.conn.close()
 
@@ -306,6 +314,8 @@ class Store:
             self._gone = gone
             raise StoreError(gone)
         self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        if self.busy_timeout is not None:
+            self.set_busy_timeout(self.busy_timeout)
         self._gone = None
         return True
 

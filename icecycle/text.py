@@ -414,3 +414,18 @@ def history_table(
         )
     lines.append(f"  Totals: {counts_line(st.counts)}")
     return lines
+
+
+def clock_behind(now: datetime, last: datetime) -> str:
+    return (
+        f"the system clock reads {clock(now, now)}, before the last change recorded "
+        f"({clock(last, now)}): it went back, so icecycle cannot time a new session; fix the "
+        "clock (taking the ice off, `off`/`ack`, always works)"
+    )
+
+
+def clock_changed(behind: timedelta) -> str:
+    return (
+        f"The system clock went back {format_duration(behind.total_seconds(), with_seconds=False)};"
+        " icecycle keeps counting real time, so sessions still end on time."
+    )

@@ -58,6 +58,10 @@ class IceCycleApp(App[None]):
             self.desktop_line = "Desktop notifications: off in your config. Alerts show here."
         super().__init__()
         self.store, self.clock = store, clock
+        # A foreign lock must never freeze the screen: writes give up fast, the runner
+        # retries at the next tick, and a key says "busy, try again".
+        store.set_busy_timeout(0.25)
+        self._behind = timedelta(0)
         self.bell_enabled = bell
         self.config = config or Config()
         self.runner = Runner(
@@ -132,6 +136,11 @@ class IceCycleApp(App[None]):
         try:
             self.runner.tick()
             self.refresh_view()
+            behind = getattr(self.clock, "behind", timedelta(0))
+            if behind != self._behind:
+                self._behind = behind
+                if behind > timedelta(0):
+                    self.show_notice(text.clock_changed(behind))
         except StoreError as exc:
             self.show_notice(str(exc))
         except Exception as exc:  # the screen must keep counting whatever happens
