@@ -161,7 +161,7 @@ def plan_start(
         return Refused(f"argument --{name}: {why}", 2)
 
     values = {"on": on, "off": off, "window": window}
-    defaults = {"on": cfg.on_s, "off": cfg.off_s, "window": cfg.window_s}
+    defaults = dict(zip(("on", "off", "window"), cfg.settings, strict=True))
     lengths: dict[str, int] = {}
     for name, value in values.items():
         if value is None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from icecycle.cycle import LIMITS
+from icecycle.cycle import LIMITS, Settings
 from icecycle.durations import SETTING_INPUT, InputError, QuietHours, parse_length
 
 EXAMPLE = """\
@@ -38,10 +38,13 @@ class ConfigError(Exception):
     """The file is not valid: the message names the file and the key."""
 
 
+_DEFAULT = Settings()  # the one place the defaults live
+
+
 class Config(NamedTuple):
-    on_s: int = 25 * 60
-    off_s: int = 90 * 60
-    window_s: int = 72 * 3600
+    on_s: int = _DEFAULT.on_s
+    off_s: int = _DEFAULT.off_s
+    window_s: int = _DEFAULT.window_s
     quiet_hours: str | None = None
     desktop: bool = True
     bell: bool = True
@@ -51,6 +54,11 @@ class Config(NamedTuple):
     path: str = ""
     #: where each value came from: "default" or the file
     sources: Mapping[str, str] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The lengths a new cycle starts with, unless the person gives others."""
+        return Settings(self.on_s, self.off_s, self.window_s)
 
 
 def config_path(env: Mapping[str, str] | None = None) -> str:
