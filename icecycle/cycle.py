@@ -406,13 +406,18 @@ class Fold:
         t = self._clamp(now)
         seg, hold, passed = self._current(t)
         name = self._name(seg, hold, t)
-        if kind == "ack":
-            if name == ON:
-                assert seg is not None
-                p = self._at(seg, hold, t)
-                return "nothing-to-ack" if p.start in self.confirmed else None
+        if kind == "ack" and name != ON:
             rows = self._classified(t, seg, hold, passed, notes)
             return None if self._alarm(rows, t) is not None else "nothing-to-ack"
+        return self._check(kind, t, seg, hold, name)
+
+    def _check(
+        self, kind: str, t: int, seg: _Segment | None, hold: _Hold | None, name: StateName
+    ) -> Reason | None:
+        """check's answer from what the caller already worked out (all but an alarm)."""
+        if kind == "ack" and name == ON:
+            assert seg is not None
+            return "nothing-to-ack" if self._at(seg, hold, t).start in self.confirmed else None
         if name not in ALLOWED.get(kind, ()):
             return "state"
         if kind == "on" and t + self.on > self.end_us:
@@ -652,18 +657,17 @@ class Fold:
             return
         if kind not in ACTIONS:
             return  # pain scores, exports and the like: not part of the schedule
-        if kind == "off" and self._name(seg, hold, t) != ON:
+        name = self._name(seg, hold, t)
+        if kind == "off" and name != ON:
             kind = "ack"  # "I took it off" while the alarm rings answers the alarm
         # A stored `ack` that answers nothing changes nothing (the actions refuse it first).
-        applies = (
-            self._name(seg, hold, t) in ALLOWED["ack"]
-            if kind == "ack"
-            else (self.check(kind, _dt(t)) is None)
-        )
+        if kind == "ack" and name != ON:
+            applies = name in ALLOWED["ack"]
+        else:
+            applies = self._check(kind, t, seg, hold, name) is None
         if not applies:
             self.ignored += 1
             return
-        name = self._name(seg, hold, t)
         if kind == "ack":
             if name == ON:
                 assert seg is not None
