@@ -356,9 +356,9 @@ def cmd_config(ctx: Context) -> None:
         "notifications.sound_file": cfg.sound_file or "default",
         "hooks.on_change": " ".join(cfg.on_change) or "none",
     }
-    fields = dict(zip(shown, SETTINGS, strict=True))
     for key, value in shown.items():
-        source = cfg.sources.get(fields[key], "default")
+        name = key.split(".")[-1]
+        source = cfg.sources.get(f"{name}_s" if f"{name}_s" in SETTINGS else name, "default")
         ctx.say(f"  {key:<28} {value:<16} {'(default)' if source == 'default' else '(file)'}")
 
 

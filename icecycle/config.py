@@ -49,9 +49,9 @@ class Config(NamedTuple):
     bell: bool = True
     repeat_every_s: int = 120
     repeat_count: int = 3
+    on_change: tuple[str, ...] = ()
     sound: bool = True
     sound_file: str | None = None
-    on_change: tuple[str, ...] = ()
     path: str = ""
     #: where each value came from: "default" or the file
     sources: Mapping[str, str] = {}

@@ -354,6 +354,8 @@ class Runner:
         force_reload = self._follow() or force_reload
         self._record_pending()
         deliveries = self.due(force_reload=force_reload)
+        with contextlib.suppress(Exception):  # a courtesy: it must not stop the deliveries
+            self._withdraw_passed()
         return deliveries + self._orphans(self.clock.now())
 
     async def run_once(self, *, force_reload: bool = False) -> list[Result]:
@@ -375,8 +377,6 @@ class Runner:
             return
         self._retry = False
         self._last_error = None
-        with contextlib.suppress(Exception):  # a courtesy: it must not stop the deliveries
-            self._withdraw_passed()
         for d in deliveries:
             task = asyncio.get_running_loop().create_task(self.deliver_async(d))
             self._tasks.add(task)
