@@ -154,7 +154,8 @@ def main(argv: list[str]) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        wait(conn, nid, bool(buttons), player, float(req.get("wait_s", 3600)), call)
+        limits = (float(req.get("wait_s", 3600)), float(req.get("play_s", PLAY_LIMIT_S)))
+        wait(conn, nid, bool(buttons), player, limits, call)
     finally:
         if player is not None and player.poll() is None:
             player.kill()
@@ -167,14 +168,14 @@ def wait(
     nid: int,
     buttons: bool,
     player: subprocess.Popen[bytes] | None,
-    wait_s: float,
+    limits: tuple[float, float],
     call: Any,
 ) -> None:
     """Until answered, closed, withdrawn (stdin says "close"), orphaned (stdin ends) or the
     limit; the player is cut at its own limit meanwhile."""
     start = time.monotonic()
-    deadline = start + wait_s
-    play_until = start + PLAY_LIMIT_S
+    deadline = start + limits[0]
+    play_until = start + limits[1]
     stdin = sys.stdin.fileno()
     pending = b""
     while time.monotonic() < deadline:

@@ -325,11 +325,13 @@ class DesktopNotifier:
         sound: bool = True,
         sound_file: str | None = None,
         wait_s: float = ANSWER_WAIT_S,
+        play_s: float = PLAY_LIMIT_S,
         dbus: bool | None = None,
     ) -> None:
         self.timeout = timeout
         self.limit_s = timeout + 2 * _DRAIN_S
         self.sound, self.sound_file, self.wait_s = sound, sound_file, wait_s
+        self.play_s = play_s
         self.dbus = _dbus_here() if dbus is None else dbus
         self.heard: Heard | None = None
         self.last: Sent | None = None
@@ -344,10 +346,14 @@ class DesktopNotifier:
     def send(self, notice: Notice) -> Result:
         if not self.dbus:
             return self._send_plyer(notice)
+        sound = self.sound and (notice.alarm or notice.kind == "test")
+        # Only a notice with something to wait for takes the waiting one's place: the
+        # window's summary, sent with the last alarm, must not silence its buttons.
+        supersedes = bool(notice.buttons) or sound
         with self._lock:
             self._seq += 1
             seq = self._seq
-            old = self._waiter
+            old = self._waiter if supersedes else None
         replaces = 0
         if old is not None:
             # A reminder takes the place of the alarm it repeats, on screen too.
@@ -359,11 +365,12 @@ class DesktopNotifier:
             "body": notice.body,
             "urgency": notice.urgency,
             "actions": [list(b) for b in notice.buttons],
-            "sound": self.sound and (notice.alarm or notice.kind == "test"),
+            "sound": sound,
             "sound_file": self.sound_file,
             "expire_ms": 0 if notice.urgency == "critical" else 60000,
             "replaces": replaces,
             "wait_s": self.wait_s,
+            "play_s": self.play_s,
             "probe": notice.kind == "test",
         }
         proc, first, rest, err, timed_out = _start_child(
@@ -393,7 +400,7 @@ class DesktopNotifier:
         self.last = sent
         waiter = _Waiter(proc, notice, sent, seq, rest)
         waiter.kill_at = time.monotonic() + self.wait_s + 2 * _DRAIN_S
-        if not doc.get("waiting"):
+        if not doc.get("waiting") or not supersedes:
             waiter.end()  # it has nothing left to do: reap it now
             _close_pipes(proc)
             return Result(self.name, True)
@@ -603,7 +610,7 @@ def _why(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else "the notifier failed"
     low = stderr.lower()
-    if "org.freedesktop.notifications" in low or "serviceunknown" in low:
+    if any(w in low for w in ("org.freedesktop.notifications", "serviceunknown", "no notifi")):
         return "no notification daemon on the session bus (start one, e.g. dunst)"
     if "dbus_session_bus_address" in low or "autolaunch" in low or "session bus" in low:
         return "no D-Bus session bus (are you in a desktop session?)"
