@@ -222,3 +222,13 @@ def test_a_notice_without_buttons_leaves_the_alarm_waiting(desktop) -> None:
     assert n.waiting() == OFF and len(children(desktop)) == 1
     desktop.action(alarm_id, "ice-off")
     assert wait_until(lambda: heard == ["ice-off"])
+
+
+def test_plyer_stays_the_portable_path(desktop) -> None:
+    """Without the D-Bus client (macOS, Windows), plyer sends a plain notice."""
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
+    n = DesktopNotifier(dbus=False)
+    assert n.send(OFF).ok
+    assert [(c["summary"], c["actions"]) for c in record(calls)] == [("Take the ice off now", [])]
+    assert n.waiting() is None
