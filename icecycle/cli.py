@@ -333,7 +333,7 @@ def cmd_export(ctx: Context) -> None:
 
 
 def cmd_config(ctx: Context) -> None:
-    from icecycle.config import Config, init_config
+    from icecycle.config import SETTINGS, init_config
 
     if ctx.args.init:
         ctx.say(f"Wrote an example config to {init_config(ctx.env)}; edit it to taste.")
@@ -352,11 +352,13 @@ def cmd_config(ctx: Context) -> None:
         "notifications.bell": str(cfg.bell).lower(),
         "notifications.repeat_every": format_span(cfg.repeat_every_s),
         "notifications.repeat_count": str(cfg.repeat_count),
+        "notifications.sound": str(cfg.sound).lower(),
+        "notifications.sound_file": cfg.sound_file or "default",
         "hooks.on_change": " ".join(cfg.on_change) or "none",
     }
-    fields = dict(zip(shown, Config._fields[:9], strict=True))
     for key, value in shown.items():
-        source = cfg.sources.get(fields[key], "default")
+        name = key.split(".")[-1]
+        source = cfg.sources.get(f"{name}_s" if f"{name}_s" in SETTINGS else name, "default")
         ctx.say(f"  {key:<28} {value:<16} {'(default)' if source == 'default' else '(file)'}")
 
 
@@ -373,7 +375,8 @@ def cmd_daemon(ctx: Context) -> None:
 def cmd_notify_test(ctx: Context) -> None:
     from icecycle.notify import notify_test
 
-    ok, line = notify_test()
+    cfg = ctx.config()
+    ok, line = notify_test(cfg.sound, cfg.sound_file)
     ctx.say(line)
     if not ok:
         raise Refused("the test notification did not arrive; see above", 1)

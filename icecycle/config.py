@@ -26,6 +26,8 @@ desktop = true                # desktop notifications (plyer)
 bell = true                   # the terminal bell in the dashboard
 repeat_every = "2m"           # the "is the ice off?" reminder ...
 repeat_count = 3              # ... at most this many times
+sound = true                  # the take-it-off alarm makes a sound
+# sound_file = "~/sounds/gong.oga"   # played when the notification server has no sound
 
 [hooks]
 # A command run at every phase change, with the state in ICECYCLE_* variables.
@@ -51,6 +53,8 @@ class Config(NamedTuple):
     repeat_every_s: int = 120
     repeat_count: int = 3
     on_change: tuple[str, ...] = ()
+    sound: bool = True
+    sound_file: str | None = None
     path: str = ""
     #: where each value came from: "default" or the file
     sources: Mapping[str, str] = {}
@@ -59,6 +63,10 @@ class Config(NamedTuple):
     def settings(self) -> Settings:
         """The lengths a new cycle starts with, unless the person gives others."""
         return Settings(self.on_s, self.off_s, self.window_s)
+
+
+#: The settings a person can give (the rest say where they came from).
+SETTINGS = Config._fields[:11]
 
 
 def config_path(env: Mapping[str, str] | None = None) -> str:
@@ -83,7 +91,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             raw = fh.read()
             mode = os.fstat(fh.fileno()).st_mode
     except FileNotFoundError:
-        return Config(path=path, sources={k: "default" for k in Config._fields[:9]})
+        return Config(path=path, sources={k: "default" for k in SETTINGS})
     except OSError as exc:
         raise ConfigError(f"cannot read {path} ({exc.strerror})") from None
     import tomllib
@@ -104,7 +112,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
 
 def _read(doc: Mapping[str, Any], path: str) -> Config:
     values: dict[str, Any] = {}
-    sources = {k: "default" for k in Config._fields[:9]}
+    sources = {k: "default" for k in SETTINGS}
 
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"{path}: {key}: {why}")
@@ -143,7 +151,7 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
         raise bad("notifications", "should be a table: [notifications]")
     for key, value in notes.items():
         name = f"notifications.{key}"
-        if key in ("desktop", "bell"):
+        if key in ("desktop", "bell", "sound"):
             if not isinstance(value, bool):
                 raise bad(name, "should be true or false")
             values[key] = value
@@ -154,8 +162,17 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
                 raise bad(name, "should be a whole number from 0 to 10")
             values[key] = value
+        elif key == "sound_file":
+            try:
+                values[key] = _sound_file(value)
+            except ValueError as exc:
+                raise bad(name, str(exc)) from None
         else:
-            raise bad(name, "unknown key; known keys are bell, desktop, repeat_count, repeat_every")
+            raise bad(
+                name,
+                "unknown key; known keys are bell, desktop, repeat_count, repeat_every, "
+                "sound, sound_file",
+            )
         sources[key] = path
     hooks = doc.get("hooks", {})
     if not isinstance(hooks, dict):
@@ -171,6 +188,18 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
             raise bad("hooks.on_change", "a word is empty or holds a NUL character; remove it")
         values["on_change"], sources["on_change"] = tuple(value), path
     return Config(**values, path=path, sources=sources)
+
+
+def _sound_file(value: Any) -> str:
+    """A readable file, by its full path (the player does not run where the config is)."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValueError('give a path in quotes, e.g. sound_file = "~/sounds/gong.oga"')
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(path):
+        raise ValueError(f"{value} is not a file; give the path of a sound file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{value} cannot be read; check its permissions")
+    return path
 
 
 def init_config(env: Mapping[str, str] | None = None) -> str:

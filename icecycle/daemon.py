@@ -31,7 +31,13 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     def report(r: Report) -> None:
         say(r.text)
 
-    notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: say(line))
+    notifier = notifier_for(
+        cfg.desktop,
+        cfg.on_change,
+        lambda line: say(line),
+        sound=cfg.sound,
+        sound_file=cfg.sound_file,
+    )
     if _isatty(log):  # run by hand in a terminal: ring its bell too
         notifier = FanOut([notifier, TerminalNotifier(log)], say)
     runner = Runner(

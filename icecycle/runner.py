@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from icecycle import notify
+from icecycle import actions, notify
+from icecycle.actions import Refused
 from icecycle.clock import Clock
 from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
-from icecycle.notify import Notice, Notifier, Result
+from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
+from icecycle.text import confirmation
 
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
@@ -88,6 +90,9 @@ class Runner:
         self._unrecorded: dict[int, tuple[datetime, str]] = {}  # sent; the store said no
         self._retry = False  # the last dispatch failed: try again at the next tick
         self._last_error: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if isinstance(notifier, Answerable):
+            notifier.listen(self._heard)
 
     # -- the model -----------------------------------------------------------------------
 
@@ -290,6 +295,7 @@ class Runner:
     async def deliver_async(self, d: Delivery) -> Result:
         """Send one notice on a thread of its own, waiting at most the lease: a notifier
         that hangs in spite of its own limit is abandoned, and holds up nothing else."""
+        self._loop = asyncio.get_running_loop()
         self._inflight.add(d.claim_id)
         try:
             result = await _on_own_thread(
@@ -348,6 +354,8 @@ class Runner:
         force_reload = self._follow() or force_reload
         self._record_pending()
         deliveries = self.due(force_reload=force_reload)
+        with contextlib.suppress(Exception):  # a courtesy: it must not stop the deliveries
+            self._withdraw_passed()
         return deliveries + self._orphans(self.clock.now())
 
     async def run_once(self, *, force_reload: bool = False) -> list[Result]:
@@ -369,10 +377,16 @@ class Runner:
             return
         self._retry = False
         self._last_error = None
-        for d in deliveries:
-            task = asyncio.get_running_loop().create_task(self.deliver_async(d))
+        if deliveries:
+            # One moment's notices go out in the order they were decided (the take-it-off
+            # alarm before the window's summary); each send has its own time limit.
+            task = asyncio.get_running_loop().create_task(self._deliver_in_order(deliveries))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            await self.deliver_async(d)
 
     def _error(self, exc: BaseException) -> None:
         """Report an error once (not every second while it lasts)."""
@@ -389,6 +403,7 @@ class Runner:
         A host with its own 1 s timer (the TUI) passes own_tick=False and calls `tick()`.
         Tests with a fake clock pass use_scheduler=False: its jobs run on the real clock.
         """
+        self._loop = asyncio.get_running_loop()
         if use_scheduler:
             from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -455,6 +470,67 @@ class Runner:
             self._scheduler = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=notify.DESKTOP_TIMEOUT_S + 1)
+        if isinstance(self.notifier, Answerable):
+            self.notifier.close()  # no child waits for an answer nobody would take
+
+    # -- answers from the notification ---------------------------------------------------
+
+    def _heard(self, notice: Notice, answer: str) -> None:
+        """A person pressed a button on a notice (called on the notifier's thread): act on
+        the loop's thread, which owns the store's connection."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: we are stopping
+            loop.call_soon_threadsafe(self.answer, notice, answer)
+
+    def answer(self, notice: Notice, answer: str) -> Report:
+        """Apply an answer from a notification as the same action a key or a command would
+        be, if its moment is still the current one; report one line either way."""
+        label = dict(notice.buttons).get(answer, answer)
+        kind = ANSWERS.get(answer)
+        if kind is None or not notice.buttons:
+            return self._answered(Report("refused", f'"{label}": not an answer icecycle knows'))
+        try:
+            self.reload()
+            st = self.state()
+            if st is None or not _still_current(notice, st):
+                return self._answered(
+                    Report(
+                        "refused",
+                        f'"{label}" from an earlier notification: that moment has passed; '
+                        "nothing was changed",
+                    )
+                )
+            done = actions.act(self.store, kind, self.clock.now, "commands")
+        except Refused as exc:
+            return self._answered(Report("refused", f'"{label}" was not applied: {exc}'))
+        except StoreError as exc:
+            return self._answered(Report("error", f'"{label}" was not saved: {exc}'))
+        line = confirmation(done.kind, done.before, done.after, done.acc, "commands")
+        self._dispatch(force_reload=True)  # the reminders stop now, not at the next tick
+        return self._answered(Report("answered", f'"{label}" from the notification: {line}'))
+
+    def _answered(self, report: Report) -> Report:
+        self.report(report)
+        return report
+
+    def _withdraw_passed(self) -> None:
+        """Close the waiting notice once its moment has passed (answered in the dashboard or
+        from the command line, or the session ended): its buttons would only be refused."""
+        if not isinstance(self.notifier, Answerable):
+            return
+        waiting = self.notifier.waiting()
+        st = self.state()
+        if waiting is not None and st is not None and not _still_current(waiting, st):
+            self.notifier.withdraw()
+
+
+def _still_current(notice: Notice, st: State) -> bool:
+    """Whether an answer to `notice` still applies: the same session, or the same alarm."""
+    if notice.kind == "on":
+        return st.state == "on" and st.phase is not None and st.phase.start == notice.moment
+    return notice.alarm and st.alarm is not None and st.alarm == notice.moment
 
 
 def _never_raising(report: Callable[[Report], None]) -> Callable[[Report], None]:
@@ -476,6 +552,7 @@ def _dump(notice: Notice) -> str:
             "body": notice.body,
             "urgency": notice.urgency,
             "env": [list(pair) for pair in notice.env],
+            "moment": notice.moment.isoformat() if notice.moment else None,
         }
     )
 
@@ -490,6 +567,7 @@ def _load(text: str) -> Notice | None:
             str(doc["body"]),
             doc["urgency"] if doc["urgency"] in ("low", "normal", "critical") else "critical",
             tuple((str(k), str(v)) for k, v in doc.get("env", [])),
+            datetime.fromisoformat(doc["moment"]) if doc.get("moment") else None,
         )
     except (ValueError, TypeError, KeyError):
         return None

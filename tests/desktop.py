@@ -7,8 +7,9 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,10 @@ class Notify:
     summary: str
     body: str
     urgency: int | None
+    #: The buttons, as the flat list the protocol sends: key, label, key, label, ...
+    actions: list[str] = field(default_factory=list)
+    sound_name: str | None = None
+    replaces: int = 0
 
 
 class Desktop:
@@ -127,6 +132,36 @@ class Desktop:
         ).stdout
         return "boolean true" in out
 
+    def start_fake(self, record: Path, caps: str, mode: str = "ok") -> None:
+        """A fake notification server (tests/fake_notifyd.py) in dunst's place."""
+        script = str(Path(__file__).with_name("fake_notifyd.py"))
+        fake = subprocess.Popen(
+            [sys.executable, script, str(record), caps, mode],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs["fake"] = fake
+        assert fake.stdout is not None
+        assert fake.stdout.readline().strip() == b"ready"
+
+    def action(self, nid: int, key: str) -> None:
+        """Click a button, as the server would tell it: an ActionInvoked signal."""
+        subprocess.run(
+            [
+                "dbus-send",
+                "--session",
+                "--type=signal",
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications.ActionInvoked",
+                f"uint32:{nid}",
+                f"string:{key}",
+            ],
+            env=self.env,
+            check=True,
+            timeout=5,
+        )
+
     def hang_dunst(self) -> None:
         self.procs["dunst"].send_signal(signal.SIGSTOP)
 
@@ -140,6 +175,9 @@ class Desktop:
             stamp = float(re.search(r"time=([0-9.]+)", block).group(1))
             strings = re.findall(r'^\s+string "(.*)"$', block, re.M)
             urgency = re.search(r'string "urgency"\s+variant\s+byte (\d+)', block)
+            sound = re.search(r'string "sound-name"\s+variant\s+string "(.*)"', block)
+            actions = re.search(r"\n   array \[\n(.*?)\n   \]", block, re.S)
+            replaces = re.search(r"^\s+uint32 (\d+)$", block, re.M)
             out.append(
                 Notify(
                     stamp,
@@ -147,6 +185,9 @@ class Desktop:
                     strings[2],
                     strings[3],
                     int(urgency.group(1)) if urgency else None,
+                    re.findall(r'string "(.*)"', actions.group(1)) if actions else [],
+                    sound.group(1) if sound else None,
+                    int(replaces.group(1)) if replaces else 0,
                 )
             )
         return out

@@ -24,13 +24,15 @@ def test_missing_file_means_defaults(cfg_file: Path) -> None:
 
 
 def test_every_key(cfg_file: Path) -> None:
+    (cfg_file.parent / "gong.oga").write_bytes(b"OggS")
     cfg_file.write_text(
         'on = "20m"\noff = "1h"\nwindow = "48h"\nquiet_hours = "22:30-06:30"\n'
         '[notifications]\ndesktop = false\nbell = false\nrepeat_every = "3m"\n'
-        'repeat_count = 5\n[hooks]\non_change = ["notify-phone", "--quiet"]\n'
+        f'repeat_count = 5\nsound = false\nsound_file = "{cfg_file.parent}/gong.oga"\n'
+        '[hooks]\non_change = ["notify-phone", "--quiet"]\n'
     )
     cfg = load_config()
-    assert cfg[:9] == (
+    assert cfg[:11] == (
         1200,
         3600,
         172800,
@@ -40,6 +42,8 @@ def test_every_key(cfg_file: Path) -> None:
         180,
         5,
         ("notify-phone", "--quiet"),
+        False,
+        str(cfg_file.parent / "gong.oga"),
     )
     assert set(cfg.sources.values()) == {str(cfg_file)}
 

@@ -89,15 +89,15 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
     time.sleep(1)
     assert stop(d) == 0
     seen = desktop.notifications()
-    assert [n.summary for n in seen] == [
+    assert [n.summary for n in seen[:5]] == [
         "Ice on, towel first",
         "Take the ice off now",
         "Ice on, towel first",
         "Take the ice off now",
         "Ice on, towel first",
-        "Take the ice off now",  # the last session ends with the window, and says so
-        "Cold therapy window complete",
     ]
+    # The last session ends with the window: its alarm, then the summary.
+    assert [n.summary for n in seen[5:]] == ["Take the ice off now", "Cold therapy window complete"]
     assert all(n.app == "icecycle" for n in seen)
     assert all(
         "thin towel between the ice pack and your skin" in n.body
@@ -207,8 +207,82 @@ def test_notify_test_says_whether_it_worked(desktop: Desktop, tmp_path: Path) ->
     assert r.stderr.strip() == "icecycle: error: the test notification did not arrive; see above"
     desktop.start_dunst()
     r = icecycle(env, "notify-test")
-    assert r.returncode == 0 and "Sent a test desktop notification via plyer" in r.stdout
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith(
+        "Sent a test desktop notification over D-Bus to dunst 1.9"
+    )
+    assert '  buttons: yes (the take-it-off alarm offers "Ice is off"' in r.stdout
+    assert "  body markup: yes" in r.stdout
     assert [n.summary for n in desktop.notifications()][-1] == "icecycle test notification"
+
+
+def test_notify_test_names_the_player_it_would_use(desktop: Desktop, tmp_path: Path) -> None:
+    desktop.start()
+    played = fake_player(tmp_path)
+    env = {**env_for(desktop, tmp_path / "data"), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    r = icecycle(env, "notify-test")
+    assert r.returncode == 0, r.stderr
+    assert "  sound: the server has none; icecycle plays " in r.stdout
+    sound = next(line for line in r.stdout.splitlines() if line.startswith("  sound: "))
+    assert sound.endswith("take-it-off.wav with pw-play")
+    assert len(played.read_text().splitlines()) == 1
+    (tmp_path / "bin" / "pw-play").unlink()
+    r = icecycle(env, "notify-test")
+    assert "  sound: the server has none and no player was found" in r.stdout
+
+
+def fake_player(root: Path) -> Path:
+    """A pw-play that writes its arguments down and plays nothing."""
+    (root / "bin").mkdir(exist_ok=True)
+    log = root / "played"
+    player = root / "bin" / "pw-play"
+    player.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    player.chmod(0o755)
+    return log
+
+
+def test_take_it_off_answered_from_the_notification(desktop: Desktop, tmp_path: Path) -> None:
+    """The daemon's take-it-off notice has the buttons and asks for the sound; the person
+    clicks it (dunstctl action 0: the default action); the alarm is answered through the
+    shared actions, status says so at once, and the reminders do not come."""
+    desktop.start()
+    played = fake_player(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text('[notifications]\nrepeat_every = "10s"\nrepeat_count = 3\n')
+    env = {
+        **env_for(desktop, tmp_path / "data"),
+        "ICECYCLE_CONFIG": str(config),
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    }
+    assert icecycle(env, "start", "--on", "2s", "--off", "60s", "--window", "2m").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    wait_for(lambda: any(n.summary.startswith("Take") for n in desktop.notifications()), 15)
+    off = desktop.notifications()[-1]
+    assert off.summary == "Take the ice off now" and off.urgency == 2
+    assert off.actions == ["default", "Ice is off", "ice-off", "Ice is off"]
+    assert off.sound_name == "alarm-clock-elapsed"
+    on = desktop.notifications()[0]
+    assert on.actions == ["ice-on", "Ice is on", "skip", "Skip"] and on.sound_name is None
+    assert json.loads(icecycle(env, "status", "--json").stdout)["alarm"] is not None
+    clicked = time.monotonic()
+    subprocess.run(["dunstctl", "action", "0"], env=desktop.env, check=True, timeout=5)
+    alarm = "unset"
+    while time.monotonic() - clicked < 3 and alarm is not None:
+        alarm = json.loads(icecycle(env, "status", "--json").stdout)["alarm"]
+    answered_in = time.monotonic() - clicked
+    assert alarm is None and answered_in < 1.5, answered_in
+    time.sleep(max(0.0, off.time + 11.5 - time.time()))  # past the first reminder's time
+    assert stop(d) == 0
+    assert [n.summary for n in desktop.notifications()] == [
+        "Ice on, towel first",
+        "Take the ice off now",
+    ]
+    log = (tmp_path / "daemon.log").read_text()
+    assert log.count('"Ice is off" from the notification: ') == 1, log
+    assert "Traceback" not in log
+    # dunst has no "sound" capability: icecycle played the alarm itself, once.
+    assert len(played.read_text().splitlines()) == 1
+    print(f"answered {answered_in:.3f} s after the click")
 
 
 def test_daemon_without_a_session_bus_keeps_running(tmp_path: Path) -> None:
