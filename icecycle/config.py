@@ -17,8 +17,9 @@ on = "25m"                    # ice on, each session
 off = "90m"                   # ice off between sessions
 window = "72h"                # how long the cycle runs from when the spasm began
 
-# No reminders at night: icecycle pauses itself at the start (a session under way
-# ends on time first) and resumes at the end, never cutting your rest short.
+# No sessions at night: one that would start inside quiet hours waits until they end
+# (the rest runs on; a session under way ends on time first, with its alarm). Not a
+# pause: `icecycle pause` still works during them.
 # quiet_hours = "23:00-07:00"
 
 [notifications]

@@ -294,7 +294,18 @@ class Store:
         """
         now = _identity(self.path)
         if now is not None and now == self.identity:
-            return False
+            if _looks_like_sqlite(self.path):
+                return False
+            # Overwritten in place (same inode, not a database any more): let go of it at
+            # once, so that nothing of ours is ever written into someone else's bytes.
+            self.identity = None
+            _abandon(self.conn)
+            self.conn = _closed_connection()  # any use now fails, with the reason
+            self._gone = (
+                f"{self.path} is not an SQLite database any more, so icecycle will not touch "
+                "it; move it aside (icecycle then starts a new one) or use --data-dir"
+            )
+            raise StoreError(self._gone)
         if self.identity is not None:
             # Let go of the old file at once: closing checkpoints its -wal into it (wherever
             # it was moved) and removes the -wal and -shm it left under our path, which a
@@ -592,6 +603,37 @@ def _fsync_dir(path: str) -> None:
             os.close(fd)
 
 
+def _abandon(conn: sqlite3.Connection) -> None:
+    """Stop using a connection without ever closing it. Closing the last connection to a
+    WAL database copies its -wal into the file: into whatever bytes now fill it. Kept
+    referenced for good, it is never closed; at exit the -wal stays beside the file, and a
+    new database there sets it aside (see _set_aside_leftovers)."""
+    import ctypes
+
+    _ABANDONED.append(conn)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))  # not freed even at interpreter exit
+
+
+_ABANDONED: list[sqlite3.Connection] = []
+
+
+def _closed_connection() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.close()
+    return conn
+
+
+def _looks_like_sqlite(path: str) -> bool:
+    """The file still starts as an SQLite database does (an empty one, still being made,
+    counts as one)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_MAGIC))
+    except OSError:
+        return True  # unreadable for a moment: the next look decides
+    return head in (_MAGIC, b"")
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -618,6 +660,20 @@ def _explain(path: str, exc: BaseException) -> str:
     """One line that names the file, what went wrong, and what to do about it."""
     text = str(exc) or type(exc).__name__
     low = text.lower()
+    folder = os.path.dirname(path) or "."
+    import errno
+
+    if getattr(exc, "errno", None) == errno.EROFS or (
+        os.path.isdir(folder) and not os.access(folder, os.W_OK)
+    ):
+        # SQLite needs to write beside its file (the -wal and -shm), even to read it.
+        why = getattr(exc, "strerror", None) or "Read-only file system"
+        if getattr(exc, "errno", None) != errno.EROFS:
+            why = "no permission to write in it"
+        return (
+            f"cannot use {path}: its folder is read-only ({why}); icecycle writes beside the "
+            f"file, even to read it: make {folder} writable or use --data-dir"
+        )
     if isinstance(exc, PermissionError) or "readonly" in low or "read-only" in low:
         return (
             f"cannot write {path} ({text}); "

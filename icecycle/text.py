@@ -115,7 +115,13 @@ def _hint(action: str, st: State, reason: str | None, a: Audience) -> str:
     if action in ("off", "skip") and state == "paused":
         return f"no session comes until you resume ({do('resume', a)})"
     if action == "off":
-        return f"{do('skip', a)} skips the next session" if state == "off" else ""
+        more = (
+            state == "off"
+            and st.phase is not None
+            and st.cycle is not None
+            and st.phase.end < st.cycle.window_end
+        )
+        return f"{do('skip', a)} skips the next session" if more else ""
     if action == "pause":
         return f"{do('resume', a)} resumes it"
     if action == "resume":
@@ -235,7 +241,8 @@ def alarm_line(st: State, audience: Audience = "commands") -> str:
         else ""
     )
     answer = "press a" if audience == "keys" else "then `icecycle ack`"
-    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off."
+    paused = " The cycle is paused." if st.state == "paused" else ""
+    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off.{paused}"
 
 
 def phase_line(st: State) -> str:
@@ -279,7 +286,7 @@ NOTE_WORDS = {
 def session_note(status: str, confirmed: bool, note: str, ended_by: str) -> str:
     """The notes column of a session in history (the CLI and the dashboard alike)."""
     words = [
-        "confirmed" if confirmed else "",
+        "confirmed" if confirmed and status == "done" else "",
         NOTE_WORDS["missed"] if status == "missed" else "",
         NOTE_WORDS.get(note, "") if note in ("late", "failed") else "",
         f"ended by {ended_by}" if ended_by in ("pause", "stop") else "",
@@ -320,7 +327,9 @@ def confirmation(
     if kind == "off":
         return f"Ice off; that session counts as done. {nxt}"
     if kind == "skip" and before.state == "on":
-        return f"Session skipped; rest as usual. {nxt}"
+        # Confirmed on: the ice is on the skin now, so say first to take it off.
+        first = f"{TAKE_OFF} " if before.acknowledged else ""
+        return f"{first}Session skipped; rest as usual. {nxt}"
     if kind == "skip":
         skipped = before.phase.end if before.phase else now
         return f"The {format_clock(skipped, now)} session is skipped; the rest runs on. {nxt}"

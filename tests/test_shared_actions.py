@@ -131,3 +131,33 @@ async def test_a_store_error_in_any_action_shows_one_line(data_dir, clock, key) 
         assert shown or key == "n", notes  # (n: a cycle runs, it says so instead)
         assert all("\n" not in m for m in shown)
     assert app.return_code in (None, 0)  # still running until the test ended it: no crash
+
+
+async def test_a_cycle_started_elsewhere_replaces_the_start_screen(data_dir, clock) -> None:
+    """Found by a new user: with the start screen up, `icecycle start` in another terminal
+    must show on the dashboard within a tick, or its alarms would show nowhere."""
+    store = open_store(data_dir)
+    app = app_with_config(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        other = open_store(data_dir)
+        with other.transaction():
+            other.new_cycle(clock.now(), Settings(10, 10, 60), clock.now())
+        clock.advance(1)
+        await app.sync()
+        await pilot.pause()
+        assert not any(isinstance(s, StartScreen) for s in app.screen_stack)
+        assert app.state is not None and app.state.state == "on"
+
+
+async def test_a_stop_elsewhere_while_the_ice_is_on_says_take_it_off(data_dir, clock) -> None:
+    store = open_store(data_dir)
+    cid = start_cycle(store)
+    app = app_with_config(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        open_store(data_dir).append(cid, "stop", clock.advance(5))
+        await app.sync()
+        await pilot.pause()
+        assert any(n.message.startswith("Take the ice off now") for n in app._notifications)

@@ -148,11 +148,27 @@ class IceCycleApp(App[None]):
 
     def refresh_view(self) -> None:
         st = self.runner.state()
+        before = self.state
         if st is None:
+            if before is not None and (before.state == "on" or before.alarm is not None):
+                # Stopped elsewhere (`icecycle stop`) with the ice on or its alarm unanswered.
+                self.ring()
+                self.notify(
+                    f"{text.TAKE_OFF} The cycle was stopped while the ice was on.",
+                    severity="error",
+                    timeout=60,
+                )
             self.state = None
             self._phase_key = None
             self._offer_start(can_cancel=False)
             return
+        self._close_start_screen(st)
+        if (
+            before is None
+            or before.cycle is None
+            or (st.cycle is not None and before.cycle.id != st.cycle.id)
+        ):
+            self.show_notice("")  # a new cycle: the last one's notices are done with
         self.state = st
         self.urgent = st.alarm is not None
         key = (st.state, st.phase.start if st.phase else None, st.alarm)
@@ -173,9 +189,18 @@ class IceCycleApp(App[None]):
             self._quiet = acc.quiet_spans(st.cycle.window_start, st.cycle.window_end)
         return self._sessions
 
+    def _close_start_screen(self, st: State) -> None:
+        """A cycle started elsewhere (`icecycle start`) while the start screen waited for
+        one: show it at once, alarms and all."""
+        from icecycle.tui.screens.start import StartScreen
+
+        if st.state != "done" and isinstance(self.screen, StartScreen):
+            self.screen.dismiss(None)
+
     def _phase_changed(self, st: State, before: tuple[object, ...] | None) -> None:
         first = before is None
         self._close_stale_towel(st)
+        self._close_stale_question()
         if st.state == "on" and st.phase and not st.acknowledged:
             self.ring()
             start = st.phase.start
@@ -234,7 +259,8 @@ class IceCycleApp(App[None]):
         try:
             kind, before, after, acc = actions.act(self.store, kind, self.clock.now, "keys")
         except Refused as exc:
-            self.notify(str(exc), severity="warning", timeout=6)
+            line = str(exc)
+            self.notify(line[:1].upper() + line[1:], severity="warning", timeout=6)
             return False
         except StoreError as exc:
             self.notify(str(exc), severity="error", timeout=15)
@@ -287,7 +313,12 @@ class IceCycleApp(App[None]):
             self.perform("ack")  # during the alarm, space means "it is off", never "ice on"
         elif st.state == "on":
             self.perform("off")
-        elif st.state in ("off", "paused") and st.rest_owed > timedelta(0):
+        elif (
+            st.state in ("off", "paused")
+            and st.rest_owed > timedelta(0)
+            and st.cycle is not None
+            and st.now + st.cycle.settings.on <= st.cycle.window_end  # (else: refused)
+        ):
             self._ask_before_ice(st)
         else:
             self.perform("on")
@@ -297,7 +328,8 @@ class IceCycleApp(App[None]):
         from icecycle.durations import format_duration
         from icecycle.tui.screens.confirm import ConfirmScreen
 
-        owed = format_duration(st.rest_owed.total_seconds(), with_seconds=False)
+        seconds = -(-st.rest_owed.total_seconds() // 1)
+        owed = format_duration(seconds, with_seconds=seconds < 600)
         dialog = ConfirmScreen(
             "The rest is not over",
             f"The plan rests your skin {owed} more before the next session. Skin needs "
@@ -392,6 +424,13 @@ class IceCycleApp(App[None]):
         screen = self.screen
         if isinstance(screen, TowelScreen) and screen.session_start != current:
             screen.dismiss(None)  # (one lower in the stack is caught by _towel_answer)
+
+    def _close_stale_question(self) -> None:
+        """ "Put the ice on anyway?" belongs to the rest it was asked in."""
+        from icecycle.tui.screens.confirm import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen):
+            self.screen.dismiss(False)
 
     def _towel_answer(self, answer: str | None, session_start: datetime) -> None:
         st = self.runner.state()

@@ -26,7 +26,8 @@ KEYS: tuple[Key, ...] = (
         "space",
         "toggle_ice",
         "On/off",
-        "ice off when it is on; ice on when it is off (asks first if the rest is not over)",
+        "ice off when it is on; ice on when it is off (asks first if the rest is not over); "
+        "during the take-it-off alarm it only acknowledges",
         "Ice on / ice off",
         "Whichever applies now",
     ),

@@ -180,3 +180,24 @@ def test_a_transaction_that_sqlite_already_rolled_back_keeps_its_own_error(
     assert "disk is full" in str(caught.value)
     with store.transaction():  # and the connection is usable after
         pass
+
+
+def test_a_database_overwritten_in_place_is_never_written_into(data_dir: Path, clock) -> None:
+    """Found by a new user: `cat garbage > icecycle.sqlite3` (same file, new bytes) while
+    the dashboard runs, then a key press: the garbage must stay exactly as it is."""
+    store = Store.open(data_dir)
+    assert store is not None
+    cid = begin(store, clock, Settings(60, 60, 600))
+    path = data_dir / DB_NAME
+    garbage = os.urandom(60_000)
+    with open(path, "r+b") as fh:  # the same inode, other bytes
+        fh.write(garbage)
+        fh.truncate()
+    with pytest.raises(StoreError, match="not an SQLite database any more"):
+        store.follow()
+    with pytest.raises(StoreError):
+        store.append(cid, "ack", clock.now())
+    with pytest.raises(StoreError):  # and it stays let go of, tick after tick
+        store.follow()
+    store.close()
+    assert path.read_bytes() == garbage

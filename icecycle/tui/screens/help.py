@@ -17,7 +17,8 @@ def help_markdown() -> str:
     return (
         f"# icecycle\n\n## Keys\n\n{help_table()}\n## The protocol\n\n{text.PROTOCOL} "
         "Each change comes with a notification, and the alarm to take the ice off repeats "
-        "until you acknowledge it, whatever ended the session: its own length, a pause, or "
+        "(every 2 minutes, 3 times at most, unless your config says otherwise) until you "
+        "acknowledge it, whatever ended the session: its own length, a pause, or "
         "the end of the window. A session is only planned if it fits whole before the "
         "window ends, so the window always ends in rest. Putting the ice back on before "
         "the rest is over asks first.\n\n"

@@ -49,7 +49,7 @@ class StartScreen(Screen[Plan]):
                 for key, value, where in self._defaults():
                     yield Label(FORM_FIELDS[key])
                     yield Input(value, id=f"field-{key}", select_on_focus=True)
-                    yield Label(where, classes="start-source")
+                    yield Label(where, classes="start-source", id=f"source-{key}")
             yield Label("", id="start-error")
             yield Button("Start: ice on now", id="start-button", variant="primary")
             yield Label(
@@ -57,6 +57,17 @@ class StartScreen(Screen[Plan]):
                 id="start-help",
             )
         yield Footer()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """An edited field says so, and an old error goes once the person types."""
+        key = (event.input.id or "").removeprefix("field-")
+        first = {k: (v, w) for k, v, w in self._defaults()}.get(key)
+        if first is not None:
+            self.query_one(f"#source-{key}", Label).update(
+                first[1] if event.value == first[0] else "yours"
+            )
+        self.query_one("#start-error", Label).update("")
+        self._warned = ()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_start()

@@ -17,6 +17,7 @@ class TowelScreen(ModalScreen[str]):
     """Answers: "ack" (ice is on), "skip", or "dismiss"."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (66, "-normal")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (16, "-tall")]
     BINDINGS = [
         Binding("escape", "answer('dismiss')", "Dismiss"),
         Binding("a", "answer('ack')", "Ice is on"),
@@ -40,6 +41,19 @@ class TowelScreen(ModalScreen[str]):
                 yield Button("Ice is on", id="ack", variant="primary")
                 yield Button("Skip this session", id="skip")
                 yield Button("Dismiss", id="dismiss")
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        # A small terminal: one-line buttons, so the question and all three answers fit.
+        width, height = self.app.size
+        small = width < 66 or height < 16
+        for button in self.query(Button):
+            button.compact = small
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "dismiss")

@@ -73,7 +73,8 @@ class PhasePanel(OnlyChanges, Vertical):
 
 def _idle_hint(st: State, urgent: bool) -> str:
     if urgent:
-        return "Take the ice off now, then press a."
+        paused = " The cycle is paused." if st.state == "paused" else ""
+        return f"Take the ice off now, then press a.{paused}"
     if st.state == "paused":
         return "No reminders while paused. Press p to resume; the window keeps running."
     if st.state == "done":

@@ -15,7 +15,15 @@ class Upcoming(Static):
 
     def show(self, st: State, acc: Fold | None) -> None:
         # The list changes only with the phase (or the date, for its day names).
-        key = (st.state, st.phase.start if st.phase else None, st.now.astimezone().date(), acc)
+        # (while paused the preview is "as if resumed now": it moves with the clock)
+        minute = st.now.replace(second=0, microsecond=0) if st.state == "paused" else None
+        key = (
+            st.state,
+            st.phase.start if st.phase else None,
+            st.now.astimezone().date(),
+            acc,
+            minute,
+        )
         if key == self._key:
             return
         self._key = key

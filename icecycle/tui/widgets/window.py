@@ -32,7 +32,8 @@ class WindowPanel(OnlyChanges, Vertical):
             "#window-left",
             f"{format_duration(-(-left // 1))} left" if left > 0 else "Window over",
         )
-        self.put("#window-end", f"ends {format_clock(st.cycle.window_end, st.now)}")
+        word = "ended" if left <= 0 else "ends"
+        self.put("#window-end", f"{word} {format_clock(st.cycle.window_end, st.now)}")
         self.put(
             "#window-bar", steps(st.window_elapsed.total_seconds(), st.cycle.settings.window_s)
         )
