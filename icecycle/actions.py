@@ -209,9 +209,22 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
                 raise Refused(text.already_running(st))
             replaced = st if st.state != "done" else None
             store.append(current[0].id, "stop", now)
+            # Ice on (or not rested enough) when replaced: the new cycle begins with the
+            # rest owed, never with more ice at once.
+            owed = plan.settings.off_s if st.state == "on" else st.rest_owed.total_seconds()
+            if replaced is not None and owed >= 1:
+                data = _with(data, rest_s=int(owed))
         since = now if plan.since_now else plan.since
         cycle = store.new_cycle(since, plan.settings, now, data)
     return Started(cycle, fold(cycle, [Event("started", now, data)]).state_at(now), replaced)
+
+
+def _with(data: str | None, **more: object) -> str:
+    import json
+
+    doc = json.loads(data) if data else {}
+    doc.update(more)
+    return json.dumps(doc)
 
 
 def start_cycle(

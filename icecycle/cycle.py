@@ -648,7 +648,12 @@ class Fold:
         kind = event.kind
         if kind == "started":
             self._set_quiet(event.data)
-            self._set_seg(_Segment(t, ON, self.on, True))
+            rest = _rest_first(event.data)
+            if rest > 0:  # it replaced a cycle whose ice was on: the rest comes first
+                self.last_off = t
+                self._set_seg(_Segment(t, OFF, min(rest, self.off), True))
+            else:
+                self._set_seg(_Segment(t, ON, self.on, True))
             return
         if kind == "quiet":  # the quiet hours changed from here on
             self._set_quiet(event.data)
@@ -745,6 +750,18 @@ def _count(rows: list[_Row], confirmed: set[int]) -> Counts:
         else:
             left += 1
     return Counts(done, confirmed_done, skipped, missed, left)
+
+
+def _rest_first(data: str | None) -> int:
+    """Microseconds of rest a new cycle owes first (`start --force` while the ice was on)."""
+    import json
+
+    try:
+        doc = json.loads(data) if data else {}
+        seconds = doc.get("rest_s", 0) if isinstance(doc, dict) else 0
+        return max(0, int(seconds)) * 1_000_000 if isinstance(seconds, int | float) else 0
+    except (ValueError, OverflowError):
+        return 0
 
 
 def _parse_quiet(span: str) -> tuple[int, int] | None:

@@ -367,17 +367,21 @@ def quiet_span(quiet: tuple[int, int]) -> str:
 
 
 def started(st: State, replaced: State | None) -> str:
-    """What `start` says: when the ice comes off, the lengths, and the window's end."""
+    """What `start` says: when the ice comes off (or, replacing a cycle whose ice was on,
+    when it may go on again), the lengths, and the window's end."""
     assert st.cycle is not None and st.phase is not None
     s, now = st.cycle.settings, st.now
-    first = f"{TAKE_OFF} " if replaced is not None and replaced.state == "on" else ""
-    if first:
-        first += "The old cycle is stopped, with its session. "
-    return (
-        f"{first}Started: ice on now, off at {clock(st.phase.end, now)} "
+    lengths = (
         f"({format_span(s.on_s)} on, {format_span(s.off_s)} off; "
-        f"window ends {clock(st.cycle.window_end, now)}). {TOWEL}"
+        f"window ends {clock(st.cycle.window_end, now)})"
     )
+    if st.state == "off":
+        first = f"{TAKE_OFF} " if replaced is not None and replaced.state == "on" else ""
+        return (
+            f"{first}The old cycle is stopped. Started a new one, resting first: ice on at "
+            f"{clock(st.phase.end, now)} {lengths}."
+        )
+    return f"Started: ice on now, off at {clock(st.phase.end, now)} {lengths}. {TOWEL}"
 
 
 def pain_noted(scores: list[int]) -> str:

@@ -84,7 +84,12 @@ def test_a_pause_during_rest_does_not_say_take_it_off(run, clock) -> None:
 def test_stop_and_force_start_during_ice_on_say_take_it_off(run, clock) -> None:
     run("start")
     clock.advance(minutes=3)
-    assert run("start", "--force").out.startswith("Take the ice off now.")
+    r = run("start", "--force")
+    # The new cycle never puts more ice on at once: it begins with the rest owed.
+    assert r.out.startswith("Take the ice off now. The old cycle is stopped.")
+    assert "resting first: ice on at 11:33" in r.out
+    assert json.loads(run("status", "--json").out)["state"] == "off"
+    assert run("on").code == 0  # the person insists (with the rest-owed warning)
     clock.advance(minutes=3)
     assert run("stop").out.startswith("Take the ice off now. Stopped the cycle")
 
