@@ -30,9 +30,13 @@ _DRAIN_S = 0.25
 _KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
+#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary.
+NoticeKind = Literal["on", "off", "remind", "done", "test"]
+
+
 @dataclass(frozen=True)
 class Notice:
-    kind: str  # on, off, remind, done, test
+    kind: NoticeKind
     title: str
     body: str
     urgency: Urgency = "normal"

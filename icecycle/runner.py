@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from icecycle import actions, notify
 from icecycle.actions import Refused
@@ -36,11 +36,16 @@ class Delivery:
     late: bool = False
 
 
+ReportKind = Literal[
+    "sent", "failed", "recovered", "passed", "changed", "error", "retried", "answered", "refused"
+]
+
+
 @dataclass(frozen=True)
 class Report:
     """What the runner did, for the host to show or log."""
 
-    kind: str  # sent, failed, recovered, passed, changed, error
+    kind: ReportKind
     text: str
     notice: Notice | None = None
 
@@ -561,8 +566,11 @@ def _load(text: str) -> Notice | None:
     """A stored notice, or None if it is not one (then it cannot be resent, only kept)."""
     try:
         doc = json.loads(text)
+        kind = doc["kind"]
+        if kind not in ("on", "off", "remind", "done", "test"):
+            return None
         return Notice(
-            str(doc["kind"]),
+            kind,
             str(doc["title"]),
             str(doc["body"]),
             doc["urgency"] if doc["urgency"] in ("low", "normal", "critical") else "critical",
