@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.events import Mount
 from textual.widget import Widget
-from textual.widgets import Digits, Label, ProgressBar
+from textual.widgets import Label, ProgressBar
+
+from icecycle.tui.widgets.countdown import Countdown
+
+
+class StillBar(ProgressBar):
+    """A ProgressBar without its once-a-second ETA timer, which repainted the bar (and its
+    containers) every second even when nothing moved: this one changes only when updated."""
+
+    def _on_mount(self, event: Mount) -> None:
+        # ProgressBar.on_mount would start the timer; no ETA is shown here, so stop the
+        # handlers below this one (Widget's only sets up scrollbars, which a bar never has).
+        event.prevent_default()
+        self.update()
 
 
 class OnlyChanges:
@@ -22,7 +36,7 @@ class OnlyChanges:
         if isinstance(widget, ProgressBar):
             total, progress = value
             widget.update(total=total, progress=progress)
-        elif isinstance(widget, Digits | Label):
+        elif isinstance(widget, Label | Countdown):
             widget.update(value)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Digits, Label, ProgressBar
+from textual.widgets import Label
 
 from icecycle import text
 from icecycle.cycle import State
 from icecycle.durations import format_clock, format_countdown
-from icecycle.tui.widgets.changes import OnlyChanges, steps
+from icecycle.tui.widgets.changes import OnlyChanges, StillBar, steps
+from icecycle.tui.widgets.countdown import Countdown
 
 HEADLINES = {
     "on": "ICE ON",
@@ -22,20 +23,40 @@ STATES = ("-on", "-off", "-paused", "-done", "-idle", "-urgent")
 
 
 class PhasePanel(OnlyChanges, Vertical):
-    """Shows the phase in words and numbers; its state is a CSS class (-on, -off, ...)."""
+    """Shows the phase in words and numbers; its state is a CSS class (-on, -off, ...).
+
+    While the terminal does not have the focus (nobody is looking), the countdown shows
+    whole minutes and so redraws once a minute; the state, the alarm and every word still
+    change at once.
+    """
+
+    focused = True
+    _last: tuple[State, bool] | None = None
+    _state_classes: tuple[str, bool] | None = None
+
+    def set_focused(self, focused: bool) -> None:
+        """The terminal gained or lost the focus: switch the countdown's form now."""
+        if focused == self.focused:
+            return
+        self.focused = focused
+        if self._last is not None:
+            self.show(*self._last)
 
     def compose(self) -> ComposeResult:
         yield Label("", id="headline")
         with Horizontal(id="clock-row"):
-            yield Digits("--:--", id="countdown")
+            yield Countdown("--:--", id="countdown")
             yield Label("", id="until")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="phase-bar")
+        yield StillBar(total=1, show_eta=False, show_percentage=False, id="phase-bar")
         yield Label("", id="phase-hint")
 
     def show(self, st: State, urgent: bool) -> None:
-        for cls in STATES:
-            self.set_class(cls == f"-{st.state}", cls)
-        self.set_class(urgent, "-urgent")
+        self._last = (st, urgent)
+        if (st.state, urgent) != self._state_classes:  # (setting classes walks the DOM each time)
+            self._state_classes = (st.state, urgent)
+            for cls in STATES:
+                self.set_class(cls == f"-{st.state}", cls)
+            self.set_class(urgent, "-urgent")
         headline = HEADLINES[st.state]
         if st.quiet_until:
             headline = f"QUIET HOURS until {format_clock(st.quiet_until, st.now)}"
@@ -49,19 +70,27 @@ class PhasePanel(OnlyChanges, Vertical):
             self.put("#phase-hint", _idle_hint(st))
             return
         remaining = st.phase_remaining.total_seconds()
-        self.put("#countdown", format_countdown(remaining))
         length = st.phase.length.total_seconds()
+        if self.focused:
+            self.put("#countdown", format_countdown(remaining))
+            left = "left"
+        else:
+            # Whole minutes, rounded up like the full form; the bar moves with them.
+            minutes = int(-(-remaining // 60))
+            self.put("#countdown", str(minutes))
+            remaining = minutes * 60
+            left = "min left"
         self.put("#phase-bar", steps(length - remaining, length))
         ends = format_clock(st.phase.end, st.now)
         last = st.cycle is not None and st.phase.end >= st.cycle.window_end
         if st.state == "on":
-            self.put("#until", f"left\nice off at {ends}")
+            self.put("#until", f"{left}\nice off at {ends}")
             self.put("#phase-hint", text.TOWEL)
         elif st.quiet_next:
             quiet_end = format_clock(st.quiet_next, st.now)
-            self.put("#until", f"left\nthen quiet hours until {quiet_end}")
+            self.put("#until", f"{left}\nthen quiet hours until {quiet_end}")
         else:
-            self.put("#until", f"left\n{'window ends' if last else 'ice on at'} {ends}")
+            self.put("#until", f"{left}\n{'window ends' if last else 'ice on at'} {ends}")
             self.put(
                 "#phase-hint", "Press a once the ice is off." if urgent else "Rest. No ice now."
             )

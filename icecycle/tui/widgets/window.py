@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, ProgressBar
+from textual.widgets import Label
 
 from icecycle.cycle import State
 from icecycle.durations import format_clock, format_duration
-from icecycle.tui.widgets.changes import OnlyChanges, steps
+from icecycle.tui.widgets.changes import OnlyChanges, StillBar, steps
 
 
 class WindowPanel(OnlyChanges, Vertical):
     def compose(self) -> ComposeResult:
         yield Label("", id="window-left")
         yield Label("", id="window-end")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=True, id="window-bar")
+        yield StillBar(total=1, show_eta=False, show_percentage=True, id="window-bar")
         yield Label("", id="sessions")
 
     def show(self, st: State) -> None:
