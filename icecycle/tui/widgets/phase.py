@@ -33,6 +33,7 @@ class PhasePanel(OnlyChanges, Vertical):
     focused = True
     _last: tuple[State, bool] | None = None
     _state_classes: tuple[str, bool] | None = None
+    _key: tuple[object, ...] | None = None
 
     def set_focused(self, focused: bool) -> None:
         """The terminal gained or lost the focus: switch the countdown's form now."""
@@ -52,6 +53,28 @@ class PhasePanel(OnlyChanges, Vertical):
 
     def show(self, st: State, urgent: bool) -> None:
         self._last = (st, urgent)
+        remaining = st.phase_remaining.total_seconds()
+        if st.phase is None:
+            shown = "--:--"
+        elif self.focused:
+            shown = format_countdown(remaining)
+        else:
+            # Whole minutes, rounded up like the full form; the bar moves with them.
+            minutes = int(-(-remaining // 60))
+            shown, remaining = str(minutes), minutes * 60
+        bar = steps(st.state == "done", 1)
+        if st.phase is not None:
+            length = st.phase.length.total_seconds()
+            bar = steps(length - remaining, length)
+        # Everything else the panel shows follows from these (the date: clock times name the
+        # day when it is not today). Within a phase only the countdown and its bar move.
+        today = st.now.astimezone().date()
+        key = (st.state, urgent, st.phase, st.cycle, st.quiet_until, st.quiet_next, today)
+        self.put("#countdown", shown)
+        self.put("#phase-bar", bar)
+        if (key, self.focused) == self._key:
+            return
+        self._key = (key, self.focused)
         if (st.state, urgent) != self._state_classes:  # (setting classes walks the DOM each time)
             self._state_classes = (st.state, urgent)
             for cls in STATES:
@@ -64,23 +87,10 @@ class PhasePanel(OnlyChanges, Vertical):
             headline = "TAKE THE ICE OFF NOW"
         self.put("#headline", headline)
         if st.phase is None:
-            self.put("#countdown", "--:--")
-            self.put("#phase-bar", steps(st.state == "done", 1))
             self.put("#until", "")
             self.put("#phase-hint", _idle_hint(st))
             return
-        remaining = st.phase_remaining.total_seconds()
-        length = st.phase.length.total_seconds()
-        if self.focused:
-            self.put("#countdown", format_countdown(remaining))
-            left = "left"
-        else:
-            # Whole minutes, rounded up like the full form; the bar moves with them.
-            minutes = int(-(-remaining // 60))
-            self.put("#countdown", str(minutes))
-            remaining = minutes * 60
-            left = "min left"
-        self.put("#phase-bar", steps(length - remaining, length))
+        left = "left" if self.focused else "min left"
         ends = format_clock(st.phase.end, st.now)
         last = st.cycle is not None and st.phase.end >= st.cycle.window_end
         if st.state == "on":
