@@ -52,13 +52,13 @@ async def test_a_second_repaints_only_the_digit_that_changed(data_dir, clock, re
     app = app_for(store, clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        clock.advance(1)
+        clock.advance(2)  # 24:48, and the phase bar's next step is 7 s away
         await app.sync()
         await pilot.pause()
         refreshes.clear()
         clock.advance(1)
         await app.sync()
-        assert countdown(app) == "24:48"
+        assert countdown(app) == "24:47"
         assert [(type(w).__name__, r) for w, r in refreshes] == [
             ("Countdown", (Region(12, 0, 3, 3),))  # the last digit: 3 cells wide, 3 high
         ]
@@ -74,8 +74,8 @@ async def test_a_second_in_which_nothing_changes_repaints_nothing(
     app = app_for(store, clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        for _ in range(2):  # the phase bar moves (a step is 3.75 s), twice a second apart
-            clock.advance(4)
+        for _ in range(2):  # the phase bar moves, twice, a second apart
+            clock.advance(8)
             await app.sync()
             await pilot.pause(1.05)
         refreshes.clear()
@@ -159,3 +159,19 @@ def test_the_countdown_draws_what_textual_digits_draws(text: str, bold: bool) ->
     )
     expected = tuple("".join(s.text for s in line) for line in lines)
     assert _rows(text, bold) == expected
+
+
+async def test_the_phase_bar_moves_only_in_steps_it_can_draw(data_dir, clock, refreshes) -> None:
+    # A 25 min session on a 96-cell bar (192 half cells): a visible step every 7.8 s.
+    store = open_store(data_dir)
+    start_cycle(store, since_h=0)
+    app = app_for(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.query_one("#phase-bar #bar").size.width == 96
+        refreshes.clear()
+        for _ in range(78):
+            clock.advance(1)
+            await app.sync()
+        moves = [w for w, _ in refreshes if w.id == "bar"]
+        assert 9 <= len(moves) <= 11  # ten steps (it was one each 3.75 s, half unseen)

@@ -15,11 +15,20 @@ class StillBar(ProgressBar):
     """A ProgressBar without its once-a-second ETA timer, which repainted the bar (and its
     containers) every second even when nothing moved: this one changes only when updated."""
 
+    _bar: Widget | None = None
+
     def _on_mount(self, event: Mount) -> None:
         # ProgressBar.on_mount would start the timer; no ETA is shown here, so stop the
         # handlers below this one (Widget's only sets up scrollbars, which a bar never has).
         event.prevent_default()
         self.update()
+
+    @property
+    def positions(self) -> int:
+        """How many places the bar's end can be drawn at: two a cell (whole and half bars)."""
+        if self._bar is None:
+            self._bar = self.query_one("#bar")
+        return 2 * self._bar.size.width or 400  # (not laid out yet)
 
 
 class OnlyChanges:
@@ -34,8 +43,9 @@ class OnlyChanges:
         shown[selector] = value
         widget: Widget = self.query_one(selector)  # type: ignore[attr-defined]
         if isinstance(widget, ProgressBar):
-            total, progress = value
-            widget.update(total=total, progress=progress)
+            # The values themselves, not update(): that also keeps an ETA, shown nowhere
+            # here, and each change of it repaints the whole bar a second time.
+            widget.total, widget.progress = value
         elif isinstance(widget, Label | Countdown):
             widget.update(value)
 

@@ -34,6 +34,7 @@ class PhasePanel(OnlyChanges, Vertical):
     _last: tuple[State, bool] | None = None
     _state_classes: tuple[str, bool] | None = None
     _key: tuple[object, ...] | None = None
+    _phase_bar: StillBar | None = None
 
     def set_focused(self, focused: bool) -> None:
         """The terminal gained or lost the focus: switch the countdown's form now."""
@@ -42,6 +43,12 @@ class PhasePanel(OnlyChanges, Vertical):
         self.focused = focused
         if self._last is not None:
             self.show(*self._last)
+
+    @property
+    def _bar(self) -> StillBar:
+        if self._phase_bar is None:
+            self._phase_bar = self.query_one("#phase-bar", StillBar)
+        return self._phase_bar
 
     def compose(self) -> ComposeResult:
         yield Label("", id="headline")
@@ -64,8 +71,10 @@ class PhasePanel(OnlyChanges, Vertical):
             shown, remaining = str(minutes), minutes * 60
         bar = steps(st.state == "done", 1)
         if st.phase is not None:
+            # In steps the bar can show, no finer: a 25 min session on a 96-cell bar moves
+            # every 8 s, and each move costs more than the countdown's second.
             length = st.phase.length.total_seconds()
-            bar = steps(length - remaining, length)
+            bar = steps(length - remaining, length, self._bar.positions)
         # Everything else the panel shows follows from these (the date: clock times name the
         # day when it is not today). Within a phase only the countdown and its bar move.
         today = st.now.astimezone().date()
