@@ -175,3 +175,7 @@ async def test_the_phase_bar_moves_only_in_steps_it_can_draw(data_dir, clock, re
             await app.sync()
         moves = [w for w, _ in refreshes if w.id == "bar"]
         assert 9 <= len(moves) <= 11  # ten steps (it was one each 3.75 s, half unseen)
+        await pilot.resize_terminal(80, 30)
+        await pilot.pause()
+        bar_width = app.query_one("#phase-bar #bar").size.width
+        assert bar_width == 76 and app.query_one(PhasePanel)._bar.positions == 2 * bar_width

@@ -15,7 +15,7 @@ class StillBar(ProgressBar):
     """A ProgressBar without its once-a-second ETA timer, which repainted the bar (and its
     containers) every second even when nothing moved: this one changes only when updated."""
 
-    _bar: Widget | None = None
+    _positions: int | None = None
 
     def _on_mount(self, event: Mount) -> None:
         # ProgressBar.on_mount would start the timer; no ETA is shown here, so stop the
@@ -23,12 +23,18 @@ class StillBar(ProgressBar):
         event.prevent_default()
         self.update()
 
+    def on_resize(self) -> None:
+        self._positions = None
+
     @property
     def positions(self) -> int:
         """How many places the bar's end can be drawn at: two a cell (whole and half bars)."""
-        if self._bar is None:
-            self._bar = self.query_one("#bar")
-        return 2 * self._bar.size.width or 400  # (not laid out yet)
+        if self._positions is None:  # (a widget's size is looked up in the compositor's map)
+            width = self.query_one("#bar").size.width
+            if not width:
+                return 400  # not laid out yet
+            self._positions = 2 * width
+        return self._positions
 
 
 class OnlyChanges:
