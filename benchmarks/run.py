@@ -10,8 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import interleaved
@@ -25,9 +27,11 @@ ICECYCLE = str(BIN / "icecycle")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 HOURS_72 = 72 * 3600
-# figure, ours, base, ratio, target, ok (None: a figure with no target of its own)
-rows: list[tuple[str, str, str, str, str, bool | None]] = []
-loads: list[str] = []
+RESULTS = ROOT / "benchmarks" / "results.json"
+# Each part's last run: when, on which commit, the load average before and after, and its
+# rows: figure, ours, base, ratio, target, ok (None: a figure with no target of its own).
+results: dict[str, dict[str, Any]] = {}
+part = ""
 
 
 def verdict(ok: bool | None) -> str:
@@ -35,7 +39,7 @@ def verdict(ok: bool | None) -> str:
 
 
 def row(figure: str, ours: str, base: str, ratio: str, target: str, ok: bool | None) -> None:
-    rows.append((figure, ours, base, ratio, target, ok))
+    results[part]["rows"].append((figure, ours, base, ratio, target, ok))
     print(f"{figure:<48} {ours:>12} {base:>12} {ratio:>8}  {target:<14} {verdict(ok)}", flush=True)
 
 
@@ -272,30 +276,45 @@ def main() -> None:
         "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp}/no-bus",
     }
     env.pop("DISPLAY", None)
-    parts = set(sys.argv[1:]) or set(PARTS)  # e.g. `run.py fold idle`: those only, no report
+    # `run.py idle fold` runs those parts only; the report keeps the others' last run.
+    # `run.py report` runs nothing: it rewrites the report (after editing the notes).
+    parts = [p for p in PARTS if p in sys.argv[1:]] or list(PARTS)
+    if (RESULTS.exists() and parts != list(PARTS)) or sys.argv[1:] == ["report"]:
+        results.update(json.loads(RESULTS.read_text()))
+    if sys.argv[1:] == ["report"]:
+        write_report()
+        return
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True
+        ).stdout.strip()
+
+    # The commit of icecycle/ measured ("+changes": with uncommitted changes to it).
+    commit = git("rev-parse", "--short", "HEAD")
+    commit += "+changes" if git("status", "--porcelain", "--", "icecycle") else ""
     print(f"{'figure':<48} {'icecycle':>12} {'baseline':>12} {'ratio':>8}  target")
-    loads.append(load())
-    if "status" in parts:
-        bench_status(env)
-    if "fold" in parts:
-        bench_fold()
     subprocess.run([ICECYCLE, "start", "--force"], env=env, check=True, capture_output=True)
     # The person answered the towel prompt, as they usually will: the dashboard then shows
     # the countdown, not the modal.
     subprocess.run([ICECYCLE, "ack"], env=env, check=True, capture_output=True)
-    if "first-frame" in parts:
-        bench_first_frame(env)
-    if "idle" in parts:
-        bench_idle(env)
-    if "latency" in parts:
-        bench_latency()
-    loads.append(load())
-    print(f"load average before: {loads[0]}; after: {loads[-1]}")
-    if parts == set(PARTS):
-        write_report()
+    global part
+    for part in parts:
+        started = f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+        results[part] = {"run": started, "commit": commit, "loads": [load()], "rows": []}
+        PARTS[part](env)
+        results[part]["loads"].append(load())
+    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    write_report()
 
 
-PARTS = ("status", "fold", "first-frame", "idle", "latency")
+PARTS: dict[str, Callable[[dict[str, str]], None]] = {
+    "status": bench_status,
+    "fold": lambda env: bench_fold(),
+    "first-frame": bench_first_frame,
+    "idle": bench_idle,
+    "latency": lambda env: bench_latency(),
+}
 
 
 def write_report() -> None:
@@ -311,16 +330,25 @@ def write_report() -> None:
         "interleaved with (or run beside) its baseline in the same invocation; the targets are",
         "ratios where a baseline exists, since machines here are shared and noisy.",
         "",
-        f"- Run: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         f"- Python {platform.python_version()}, {libs}",
-        f"- Load average (1, 5, 15 min) before the run: {loads[0]}; after: {loads[-1]}",
+        "- Runs (each part, the commit of icecycle/ measured, and the load average (1, 5,",
+        "  15 min) before and after it; the machine is shared, so the load is others' work):",
+    ]
+    for name in PARTS:
+        if name in results:
+            r = results[name]
+            lines.append(
+                f"  - {name}: {r['run']} on {r['commit']}, load {r['loads'][0]}; {r['loads'][-1]}"
+            )
+    lines += [
         "",
         "| figure | icecycle | baseline | ratio | target | |",
         "|---|---|---|---|---|---|",
     ]
-    for figure, ours, base, r, target, ok in rows:
-        lines.append(f"| {figure} | {ours} | {base} | {r} | {target} | {verdict(ok)} |")
+    for name in PARTS:
+        for figure, ours, base, ratio_, target, ok in results.get(name, {}).get("rows", []):
+            lines.append(f"| {figure} | {ours} | {base} | {ratio_} | {target} | {verdict(ok)} |")
     lines += [
         "",
         "Baselines: `python -c pass` for status; `benchmarks/minimal_label.py` (a one-label",
