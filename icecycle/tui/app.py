@@ -118,12 +118,6 @@ class IceCycleApp(App[None]):
             )
         self.refresh_view()
 
-    def on_app_blur(self) -> None:
-        self.screen_stack[0].query_one(PhasePanel).set_focused(False)
-
-    def on_app_focus(self) -> None:
-        self.screen_stack[0].query_one(PhasePanel).set_focused(True)
-
     async def on_unmount(self) -> None:
         await self.runner.stop()
 

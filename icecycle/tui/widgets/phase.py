@@ -36,6 +36,11 @@ class PhasePanel(OnlyChanges, Vertical):
     _key: tuple[object, ...] | None = None
     _phase_bar: StillBar | None = None
 
+    def on_mount(self) -> None:
+        # Textual keeps whether the terminal has the focus (AppBlur/AppFocus, or a key or a
+        # click) in app_focus; this also picks up a blur that came before the panel was up.
+        self.watch(self.app, "app_focus", self.set_focused)
+
     def set_focused(self, focused: bool) -> None:
         """The terminal gained or lost the focus: switch the countdown's form now."""
         if focused == self.focused:
