@@ -71,7 +71,10 @@ def measure(
         rss = {n: sum(rss_mb(p) for p in ps) for n, ps in pids.items()}
     finally:
         for sock in socks.values():
+            path = tmux(sock, "display-message", "-p", "#{socket_path}").strip()
             tmux(sock, "kill-server")
+            if path:  # (tmux leaves its socket file behind here)
+                Path(path).unlink(missing_ok=True)
     return cpu, rss
 
 
