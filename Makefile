@@ -40,6 +40,8 @@ snapshots: $(STAMP)
 	cp $(SNAPS)/test_ice_on.svg docs/screenshots/ice-on.svg
 	cp $(SNAPS)/test_rest_alarm.svg docs/screenshots/rest-alarm.svg
 	cp $(SNAPS)/test_towel_modal.svg docs/screenshots/towel.svg
+	cp $(SNAPS)/test_honest_counts_and_the_strip.svg docs/screenshots/window-strip.svg
+	cp $(SNAPS)/test_protected_rest_dialog.svg docs/screenshots/protected-rest.svg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

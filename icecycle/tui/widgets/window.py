@@ -7,12 +7,12 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, ProgressBar
+from textual.widgets import Label
 
 from icecycle import text
 from icecycle.cycle import Session, State
 from icecycle.durations import format_clock, format_duration
-from icecycle.tui.widgets.changes import OnlyChanges, steps
+from icecycle.tui.widgets.changes import OnlyChanges, StillBar, steps
 from icecycle.tui.widgets.strip import WindowStrip
 
 
@@ -20,7 +20,7 @@ class WindowPanel(OnlyChanges, Vertical):
     def compose(self) -> ComposeResult:
         yield Label("", id="window-left")
         yield Label("", id="window-end")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=True, id="window-bar")
+        yield StillBar(total=1, show_eta=False, show_percentage=True, id="window-bar")
         yield WindowStrip(id="window-strip")
         yield Label("", id="sessions")
 
