@@ -113,6 +113,11 @@ class Runner:
     def state(self) -> State | None:
         return self.acc.state_at(self.clock.now(), self.notes) if self.acc else None
 
+    @property
+    def seen_version(self) -> int | None:
+        """The store's data_version as last seen (it moves when another process writes)."""
+        return self._version
+
     def changed(self) -> bool:
         version = self.store.data_version()
         if version != self._version:

@@ -135,6 +135,8 @@ class IceCycleApp(App[None]):
         error here is shown on one line; the tick goes on."""
         try:
             self.runner.tick()
+            if self._nothing_new():
+                return
             self.refresh_view()
             behind = getattr(self.clock, "behind", timedelta(0))
             if behind != self._behind:
@@ -145,6 +147,22 @@ class IceCycleApp(App[None]):
             self.show_notice(str(exc))
         except Exception as exc:  # the screen must keep counting whatever happens
             self.show_notice(f"icecycle hit an unexpected {type(exc).__name__}: {exc}")
+
+    def _nothing_new(self) -> bool:
+        """While the terminal is not in front the countdown shows minutes: redraw only when
+        the store changed, a boundary was handled (an alarm turns red within this tick), or
+        the minute turned. In front, every second is drawn."""
+        if self.app_focus or self.state is None:
+            self._blur_key = None
+            return False
+        now = self.clock.now()
+        key = (self.runner.seen_version, self.runner.armed, self.urgent, now.minute, now.hour)
+        if key == self._blur_key:
+            return True
+        self._blur_key = key
+        return False
+
+    _blur_key: tuple[object, ...] | None = None
 
     def refresh_view(self) -> None:
         st = self.runner.state()
