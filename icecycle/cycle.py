@@ -271,6 +271,7 @@ class Fold:
         #: When someone answered a take-it-off alarm (`ack`, or `off` while it rang).
         self.answered: list[int] = []
         self.ignored = 0
+        self._rows_cache: tuple[object, list[_Row]] | None = None
         self.quiet: tuple[int, int] | None = None  # minutes after local midnight
         self.tz: tzinfo | None = None  # None: the system's local time
 
@@ -627,11 +628,32 @@ class Fold:
         passed: list[_Closed],
         notes: Mapping[datetime, str] | None,
     ) -> list[_Row]:
+        # Within one phase the list cannot change (a session ends or begins only at a
+        # boundary), so the dashboard's every second reuses it; paused, the plan "as if
+        # resumed now" moves with the clock, so it is worked out each time.
+        phase = self._at(seg, hold, t) if seg is not None else None
+        key = (
+            (phase.start, phase.kind) if phase is not None else t,
+            t >= self.end_us,
+            self.seg,
+            self.hold,
+            len(self.closed),
+            len(passed),
+            len(self.confirmed),
+            len(self.skipped_ahead),
+            self.stopped_at,
+            self.paused_at,
+            None if notes is None else tuple(notes.items()),
+        )
+        if self._rows_cache is not None and self._rows_cache[0] == key:
+            return self._rows_cache[1]
         notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
-        return [
+        rows: list[_Row] = [
             (a, b, self._status(a, b, status, by, notes_us), by)
             for a, b, status, by in self._rows(t, seg, hold, passed)
         ]
+        self._rows_cache = (key, rows)
+        return rows
 
     # -- folding -----------------------------------------------------------------------
 
