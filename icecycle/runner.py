@@ -22,6 +22,9 @@ from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
 from icecycle.text import confirmation
 
+#: How often the tick looks for notices another runner claimed and never settled.
+ORPHAN_LOOK = timedelta(seconds=3)
+
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
 #: How long past the notifier's own time limit a claim may stay unsettled before another
@@ -88,6 +91,8 @@ class Runner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tick_task: asyncio.Task[None] | None = None
         self._first = True
+        self._last_tick: datetime | None = None
+        self._orphans_due = datetime.min.replace(tzinfo=UTC)
         #: who holds our claims: this process, and this runner in it
         self.owner = f"{os.getpid()}.{secrets.token_hex(4)}"
         self.lease = timedelta(seconds=notify.limit_s(notifier)) + LEASE_MARGIN
@@ -455,12 +460,23 @@ class Runner:
         """Once a second: APScheduler waits on a monotonic clock that stops during suspend,
         so wake it, and look at the wall clock and the store ourselves. Never raises."""
         try:
-            if self._scheduler is not None:
+            now = self.clock.now()
+            last, self._last_tick = self._last_tick, now
+            if self._scheduler is not None and (
+                last is None or abs((now - last).total_seconds() - self.tick_s) > 1.0
+            ):
+                # The wall clock jumped (a suspend, most likely): APScheduler's timer, on a
+                # clock that stopped meanwhile, must look again. (Each second would cost
+                # the open dashboard more than all the rest of its tick.)
                 self._scheduler.wakeup()
             moved = self._follow() or self.changed()
-            now = self.clock.now()
-            oldest = self.store.oldest_unsettled(self.cycle.id) if self.cycle else None
-            stale = oldest is not None and oldest + self.lease <= now
+            stale = False
+            if self.cycle is not None and (moved or now >= self._orphans_due):
+                # Claims another runner left unsettled: looked for every few seconds (a
+                # lease is longer), and at once when the store changed.
+                self._orphans_due = now + ORPHAN_LOOK
+                oldest = self.store.oldest_unsettled(self.cycle.id)
+                stale = oldest is not None and oldest + self.lease <= now
         except Exception as exc:
             self._error(exc)
             return

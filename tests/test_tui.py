@@ -242,3 +242,26 @@ async def test_a_towel_question_left_open_cannot_silence_the_alarm(data_dir, clo
         app._towel_answer("ack", store.events(1)[0].at)
         await pilot.pause()
         assert app.urgent and kinds(store) == ["started"]
+
+
+async def test_the_alarm_before_quiet_hours_says_take_it_off_not_towel(data_dir, clock) -> None:
+    """Issue 10, finding 3: the red alarm showed the towel line when the next session fell
+    after quiet hours."""
+    import json
+
+    from icecycle.cycle import Settings
+
+    store = open_store(data_dir)
+    evening = clock.now().replace(hour=21, minute=30)
+    clock.set(evening)
+    with store.transaction():
+        store.new_cycle(
+            evening, Settings(), evening, json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+        )
+    clock.advance(minutes=25, seconds=5)
+    app = app_for(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.urgent
+        assert text_of(app, "#headline") == "TAKE THE ICE OFF NOW"
+        assert text_of(app, "#phase-hint") == "Take the ice off now, then press a."
