@@ -120,6 +120,13 @@ class Store:
         self.committed = False
         self._gone: str | None = None  # why there is no file to use, once follow() saw it
         self.busy_timeout: float | None = None  # set_busy_timeout's, kept across reopens
+        # One descriptor of our own on the file, to look at its first bytes each tick. It
+        # stays open as long as the connection does: closing any descriptor of a file drops
+        # every POSIX lock this process holds on it, SQLite's included, and two writers
+        # would then corrupt the database.
+        self._head_fd: int | None = None
+        with contextlib.suppress(OSError):
+            self._head_fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
     @property
     def _claim_extra(self) -> str:
@@ -284,6 +291,25 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        self._close_head()
+
+    def _close_head(self) -> None:
+        """(Only once the connection is closed: see __init__.)"""
+        if self._head_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._head_fd)
+            self._head_fd = None
+
+    def _looks_like_sqlite(self) -> bool:
+        """The file still starts as an SQLite database does (read on our own descriptor;
+        an empty file, still being made, counts as one)."""
+        if self._head_fd is None:
+            return True
+        try:
+            head = os.pread(self._head_fd, len(_MAGIC), 0)
+        except OSError:
+            return True  # unreadable for a moment: the next look decides
+        return head in (_MAGIC, b"")
 
     def follow(self) -> bool:
         """Make sure this is still the file at our path (cheap: one stat, each tick).
@@ -294,12 +320,13 @@ class Store:
         """
         now = _identity(self.path)
         if now is not None and now == self.identity:
-            if _looks_like_sqlite(self.path):
+            if self._looks_like_sqlite():
                 return False
             # Overwritten in place (same inode, not a database any more): let go of it at
             # once, so that nothing of ours is ever written into someone else's bytes.
             self.identity = None
-            _abandon(self.conn)
+            _abandon(self.conn)  # (its descriptor, and ours, stay open with it)
+            self._head_fd = None
             self.conn = _closed_connection()  # any use now fails, with the reason
             self._gone = (
                 f"{self.path} is not an SQLite database any more, so icecycle will not touch "
@@ -313,6 +340,7 @@ class Store:
             self.identity = None
             with contextlib.suppress(sqlite3.Error):
                 self.conn.close()
+            self._close_head()
         gone = (
             f"{self.path}: the database was moved or deleted; "
             "waiting for a new one (`icecycle start` makes one)"
@@ -325,6 +353,7 @@ class Store:
             self._gone = gone
             raise StoreError(gone)
         self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        self._head_fd, fresh._head_fd = fresh._head_fd, None
         if self.busy_timeout is not None:
             self.set_busy_timeout(self.busy_timeout)
         self._gone = None
@@ -621,17 +650,6 @@ def _closed_connection() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     conn.close()
     return conn
-
-
-def _looks_like_sqlite(path: str) -> bool:
-    """The file still starts as an SQLite database does (an empty one, still being made,
-    counts as one)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_MAGIC))
-    except OSError:
-        return True  # unreadable for a moment: the next look decides
-    return head in (_MAGIC, b"")
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -201,3 +201,32 @@ def test_a_database_overwritten_in_place_is_never_written_into(data_dir: Path, c
         store.follow()
     store.close()
     assert path.read_bytes() == garbage
+
+
+def test_following_the_file_never_opens_and_closes_it(data_dir: Path, clock, monkeypatch) -> None:
+    """Closing any descriptor of the database drops every POSIX lock this process holds on
+    it, SQLite's too, and concurrent writers then corrupt it (the 30 s soak in
+    test_concurrency.py caught exactly that). follow() runs every second: it must look
+    through the one descriptor kept open for it, never open (and close) the file anew."""
+    import builtins
+
+    store = Store.open(data_dir)
+    assert store is not None
+    begin(store, clock, Settings(60, 60, 600))
+    path = str(data_dir / DB_NAME)
+    opened: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, *a, **kw):  # type: ignore[no-untyped-def]
+        opened.append(str(file))
+        return real_open(file, *a, **kw)
+
+    def spy_os_open(file, *a, **kw):  # type: ignore[no-untyped-def]
+        opened.append(str(file))
+        return real_os_open(file, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(os, "open", spy_os_open)
+    for _ in range(3):
+        assert store.follow() is False
+    assert path not in opened
