@@ -787,11 +787,13 @@ def _rest_first(data: str | None) -> int:
 
 
 def _parse_quiet(span: str) -> tuple[int, int] | None:
+    """A cycle's recorded quiet hours, read by the one strict parser (None if unreadable:
+    a damaged record must not make the cycle unusable)."""
+    from icecycle.durations import InputError, QuietHours
+
     try:
-        start, end = span.split("-")
-        (sh, sm), (eh, em) = start.strip().split(":"), end.strip().split(":")
-        return int(sh) * 60 + int(sm), int(eh) * 60 + int(em)
-    except ValueError:
+        return QuietHours.parse(span)
+    except InputError:
         return None
 
 

@@ -152,6 +152,9 @@ async def test_space_pause_skip_keys(data_dir, clock) -> None:
         await pilot.press("s")  # skip does not apply while paused: refused, nothing stored
         await pilot.pause()
         assert kinds(store)[-1] == "pause"
+        # ... said to a keyboard user in keys, never command lines (issue 11)
+        said = ([n.message for n in app._notifications] or [""])[-1]
+        assert "(p)" in said and "icecycle" not in said, said
         await pilot.press("p")
         await pilot.pause()
         assert kinds(store)[-1] == "resume" and app.state.state == "off"  # rest still owed
