@@ -82,7 +82,7 @@ class IceCycleApp(App[None]):
         self._opening: set[type] = set()
 
     def get_default_screen(self) -> Screen[Any]:
-        return DashboardScreen(self.desktop_line)
+        return DashboardScreen(self.desktop_line, self._dashboard_ready)
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -104,7 +104,7 @@ class IceCycleApp(App[None]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.exit, None, 0, QUIT_MESSAGE)
 
-    def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
+    def _dashboard_ready(self) -> None:
         """The dashboard is composed: fill it, then start the runner."""
         try:
             self._last_known_result()

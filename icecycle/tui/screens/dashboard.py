@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
@@ -25,12 +25,10 @@ class DashboardScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (70, "-normal"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-normal-height"), (40, "-tall")]
 
-    class Ready(Message):
-        """Posted once the dashboard's widgets exist."""
-
-    def __init__(self, desktop_line: str) -> None:
+    def __init__(self, desktop_line: str, on_ready: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.desktop_line = desktop_line
+        self.on_ready = on_ready
 
     def compose(self) -> ComposeResult:
         yield PhasePanel(id="phase")
@@ -46,7 +44,9 @@ class DashboardScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.post_message(self.Ready())
+        # Filled at once, in this same step: the first frame already shows the phase.
+        if self.on_ready is not None:
+            self.on_ready()
 
     def show(
         self,
