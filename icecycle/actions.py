@@ -212,6 +212,8 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
             # Ice on (or not rested enough) when replaced: the new cycle begins with the
             # rest owed, never with more ice at once.
             owed = plan.settings.off_s if st.state == "on" else st.rest_owed.total_seconds()
+            if st.alarm is not None:  # ice maybe still on: a whole rest, as after `off`
+                owed = plan.settings.off_s
             if replaced is not None and owed >= 1:
                 data = _with(data, rest_s=int(owed))
         since = now if plan.since_now else plan.since

@@ -275,7 +275,7 @@ def _status_waybar(ctx: Context) -> None:
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
     kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, ctx.clock.now)
-    if kind == "on" and before.rest_owed.total_seconds() >= 60:
+    if kind == "on" and before.rest_owed.total_seconds() >= 1:
         ctx.warn(text.rest_owed_warning(before, acc.cycle.settings))
     ctx.say(text.confirmation(kind, before, after, acc))
 

@@ -194,7 +194,7 @@ def format_status(template: str, st: State) -> str:
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TemplateError(
-            f"{reason}; done, skipped and left are numbers, the rest text"
+            f"{reason}; done, confirmed, skipped, missed and left are numbers, the rest text"
         ) from None
 
 

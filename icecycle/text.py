@@ -320,7 +320,8 @@ def confirmation(
         (p.start for p in acc.phases_from(now) if p.kind == "on" and p.start > now), None
     )
     nxt = next_session(after, upcoming)
-    take_off = f"{TAKE_OFF} " if before.state == "on" else ""
+    # Ice on, or its take-it-off alarm unanswered: whatever this does, say it first.
+    take_off = f"{TAKE_OFF} " if before.state == "on" or before.alarm is not None else ""
     if kind == "on":
         assert after.phase is not None
         return f"Ice on until {format_clock(after.phase.end, now)}. {TOWEL}"
@@ -376,7 +377,13 @@ def started(st: State, replaced: State | None) -> str:
         f"window ends {clock(st.cycle.window_end, now)})"
     )
     if st.state == "off":
-        first = f"{TAKE_OFF} " if replaced is not None and replaced.state == "on" else ""
+        on_skin = replaced is not None and (replaced.state == "on" or replaced.alarm is not None)
+        first = f"{TAKE_OFF} " if on_skin else ""
+        if st.phase.end >= st.cycle.window_end:
+            return (
+                f"{first}The old cycle is stopped. Started a new one, resting first; no session "
+                f"fits before its window ends at {clock(st.cycle.window_end, now)} {lengths}."
+            )
         return (
             f"{first}The old cycle is stopped. Started a new one, resting first: ice on at "
             f"{clock(st.phase.end, now)} {lengths}."

@@ -277,3 +277,27 @@ async def test_a_72_hour_cycle_with_random_actions_never_leaves_ice_on(
     }
     print(f"72 h random run, seed {seed}:", counts)
     assert counts["alarms sent"] >= len(needs_alarm) - len(superseded)
+
+
+def test_stop_or_force_start_with_the_alarm_unanswered_say_take_it_off(run, clock) -> None:
+    """Found by a second new user: the alarm rang, nobody answered, then `start --force`
+    (or `stop`): the reply must still say to take the ice off, and the new cycle rests."""
+    run("start", "--on", "3s", "--off", "30s", "--window", "1m")
+    run("ack")
+    clock.advance(seconds=5)  # the session ended at 3 s; its alarm is unanswered
+    assert json.loads(run("status", "--json").out)["alarm"] is not None
+    r = run("start", "--force", "--on", "3s", "--off", "30s", "--window", "1m")
+    assert r.out.startswith("Take the ice off now. The old cycle is stopped.")
+    assert json.loads(run("status", "--json").out)["state"] == "off"
+    run("stop")
+    run("start", "--on", "3s", "--off", "30s", "--window", "1m")
+    clock.advance(seconds=5)
+    assert run("stop").out.startswith("Take the ice off now. Stopped the cycle")
+
+
+def test_ice_on_with_any_rest_owed_warns(run, clock) -> None:
+    run("start", "--on", "2s", "--off", "30s")
+    clock.advance(seconds=3)
+    run("ack")
+    r = run("on")
+    assert r.code == 0 and "warning: the ice came off only 1s ago; 29s of the 30s" in r.err
