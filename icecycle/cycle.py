@@ -384,21 +384,19 @@ class Fold:
         if self.stopped_at is not None:
             return None
         alarm = None
+        skipped_ahead = set(self.skipped_ahead)
         for start, end, status, ended_by in rows:
             if start > t or status in ("upcoming", "missed"):
                 continue
             if status == "in progress":
                 alarm = None
-            elif (start, end) in self._skipped_ahead_set():
+            elif (start, end) in skipped_ahead:
                 continue  # skipped before it began: it never happened
             else:
                 alarm = None if ended_by in ("off", "skip", "stop") else end
         if alarm is None or alarm > t or any(a >= alarm for a in self.answered):
             return None
         return alarm
-
-    def _skipped_ahead_set(self) -> set[tuple[int, int]]:
-        return set(self.skipped_ahead)
 
     def check(
         self, kind: str, now: datetime, notes: Mapping[datetime, str] | None = None

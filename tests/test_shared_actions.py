@@ -105,13 +105,6 @@ async def test_n_while_a_cycle_runs_says_why_not(data_dir, clock) -> None:
         assert not isinstance(app.screen, StartScreen)
 
 
-class Broken(Store):
-    """A store whose every call fails as a locked database does."""
-
-    def _fail(self, *a: object, **kw: object) -> object:
-        raise StoreError(f"{self.path} is busy in another icecycle for too long; try again")
-
-
 @pytest.mark.parametrize("key", ["space", "a", "s", "p", "h", "n"])
 async def test_a_store_error_in_any_action_shows_one_line(data_dir, clock, key) -> None:
     store = open_store(data_dir)
@@ -121,9 +114,12 @@ async def test_a_store_error_in_any_action_shows_one_line(data_dir, clock, key) 
         await pilot.pause()
         await pilot.press("escape")  # the towel question
         await pilot.pause()
-        failing = Broken.__dict__["_fail"]
+
+        def failing(*a: object, **kw: object) -> object:  # as a database locked too long
+            raise StoreError(f"{store.path} is busy in another icecycle for too long; try again")
+
         for name in ("transaction", "current", "events", "session_notes", "claims", "append"):
-            setattr(store, name, failing.__get__(store))
+            setattr(store, name, failing)
         await pilot.press(key)
         await pilot.pause()
         notes = [n.message for n in app._notifications]
