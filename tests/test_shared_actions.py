@@ -157,3 +157,17 @@ async def test_a_stop_elsewhere_while_the_ice_is_on_says_take_it_off(data_dir, c
         await app.sync()
         await pilot.pause()
         assert any(n.message.startswith("Take the ice off now") for n in app._notifications)
+
+
+async def test_esc_on_the_first_start_screen_is_labelled_quit(data_dir, clock) -> None:
+    """Found by a new user: the footer said "Back" but Esc left the app (no cycle to go
+    back to). Now it says Quit there, and Back where there is a cycle behind it."""
+    store = open_store(data_dir)
+    app = app_with_config(store, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = {b.binding.description for b in app.active_bindings.values() if b.enabled}
+        assert "Quit" in shown and "Back" not in shown
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.return_code == 0

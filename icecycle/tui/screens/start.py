@@ -19,7 +19,11 @@ from icecycle.durations import format_span
 
 
 class StartScreen(Screen[Plan]):
-    BINDINGS = [Binding("escape", "cancel", "Back"), Binding("ctrl+s", "start", "Start")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Back"),
+        Binding("escape", "leave", "Quit"),  # (no cycle to go back to: Esc leaves, and says so)
+        Binding("ctrl+s", "start", "Start"),
+    ]
 
     def __init__(self, config: Config, now: Callable[[], datetime], *, can_cancel: bool) -> None:
         super().__init__()
@@ -75,11 +79,18 @@ class StartScreen(Screen[Plan]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_start()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.can_cancel
+        if action == "leave":
+            return not self.can_cancel
+        return True
+
     def action_cancel(self) -> None:
-        if self.can_cancel:
-            self.dismiss(None)
-        else:
-            self.app.exit()
+        self.dismiss(None)
+
+    def action_leave(self) -> None:
+        self.app.exit()
 
     def action_start(self) -> None:
         values = {key: self.query_one(f"#field-{key}", Input).value for key in FORM_FIELDS}
