@@ -7,8 +7,6 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -76,21 +74,6 @@ async def test_a_replaced_database_is_followed_not_haunted(data_dir: Path, clock
 
 
 # -- finding 9: a new database on a full disk ------------------------------------------
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path):
-    where = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()})")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_a_full_disk_never_publishes_a_half_made_database(run, tmpfs: Path, monkeypatch) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import sqlite3
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -80,25 +79,6 @@ def test_new_files_are_private(run, data_dir: Path) -> None:
 
 
 # -- read-only and full: real mounts when the machine lets us (CI runs as root) --------
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path):
-    """A tiny tmpfs of our own; skipped where mounting is not allowed."""
-    where = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(
-            f"cannot mount a tmpfs here ({r.stderr.strip()}); "
-            "test_injected_os_errors covers the same paths"
-        )
-    yield where
-    subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 def test_read_only_filesystem(run, tmpfs: Path, monkeypatch) -> None:
