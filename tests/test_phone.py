@@ -410,3 +410,69 @@ def test_the_password_command_runs_without_a_shell(radicale: Server, tmp_path: P
     d.act("start")
     d.sync()  # password_command wins over the environment
     d.check()
+
+
+# -- the dashboard ---------------------------------------------------------------------
+
+
+async def test_the_dashboard_says_how_the_phone_calendar_stands(
+    radicale: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from icecycle.config import Config
+    from icecycle.tui.app import make_app
+
+    from .tui_helpers import text_of
+
+    d = Phone(tmp_path, Reader(radicale.root).new_calendar())
+    d.act("start")
+    monkeypatch.setenv("ICECYCLE_CALDAV_PASSWORD", PASSWORD)
+    store = Store.open(d.data_dir, create=False)
+    assert store is not None
+    cfg = Config(phone=PhoneSettings(d.url, USER))
+    app = make_app(store, d.clock, Recorder(), config=cfg, use_scheduler=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await wait_for(lambda: app.phone is not None and app.phone.syncs >= 1)
+        await app.sync()
+        await pilot.pause()
+        line = text_of(app, "#desktop")
+        assert line.startswith("Desktop notifications") and "Phone calendar: synced 10:00" in line
+        d.check()
+    store.close()
+
+
+async def test_the_dashboard_keeps_ticking_while_the_server_never_answers(
+    radicale: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from icecycle.config import Config
+    from icecycle.tui.app import make_app
+
+    from .tui_helpers import text_of
+
+    proxy = Proxy(radicale.port)
+    proxy.hang()
+    d = Phone(tmp_path, f"http://127.0.0.1:{proxy.port}/{USER}/never/")
+    d.act("start")
+    monkeypatch.setenv("ICECYCLE_CALDAV_PASSWORD", PASSWORD)
+    store = Store.open(d.data_dir, create=False)
+    assert store is not None
+    rec = Recorder()
+    app = make_app(
+        store, d.clock, rec, config=Config(phone=PhoneSettings(d.url, USER)), use_scheduler=False
+    )
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            await wait_for(lambda: app.phone is not None)
+            for _ in range(26):  # a minute a tick, through the end of the session
+                d.clock.advance(60)
+                t = time.monotonic()
+                await app.sync()
+                await pilot.pause()
+                assert time.monotonic() - t < 0.5  # the screen never waits on the network
+            await wait_for(lambda: [n.kind for n in rec.sent][-1:] == ["off"], timeout=2)
+            assert text_of(app, "#headline") != "ICE ON"
+            assert app.phone.syncs == 0 and "not synced yet" in text_of(app, "#desktop")
+    finally:
+        proxy.close()
+        store.close()
