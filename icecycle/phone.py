@@ -27,7 +27,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -481,7 +481,48 @@ def sync(
     total_s: float = TOTAL_S,
 ) -> Synced:
     """Bring the calendar to what the schedule says at `now`. Raises PhoneError (after
-    remembering every request that did succeed, and the error)."""
+    remembering every request that did succeed, and the error). One sync at a time per data
+    folder (the dashboard, the daemon and `phone sync` may all be open): two at once would
+    each take the other's new ETags for changes made on the phone."""
+    with _one_at_a_time(data_dir, total_s):
+        return _sync(store, settings, data_dir, now, password, full, connect_s, total_s)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(data_dir: str, wait_s: float) -> Iterator[None]:
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(data_dir, LEDGER + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise PhoneError(
+            f"cannot keep the phone calendar's notes in {data_dir} ({exc.strerror})"
+        ) from None
+    try:
+        end = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    raise PhoneError("another icecycle is syncing the phone calendar") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _sync(
+    store: Store,
+    settings: PhoneSettings,
+    data_dir: str,
+    now: datetime,
+    password: str,
+    full: bool,
+    connect_s: float,
+    total_s: float,
+) -> Synced:
     led = load_ledger(data_dir)
     if led.url != settings.caldav_url:
         led, full = Ledger(settings.caldav_url, {}), True
@@ -665,7 +706,10 @@ class Worker:
             finally:
                 store.close()
         except Exception as exc:  # whatever it is, the runner never hears of it but here
-            why = str(exc) if isinstance(exc, PhoneError) else f"unexpected {type(exc).__name__}"
+            from icecycle.store import StoreError
+
+            known = isinstance(exc, PhoneError | StoreError)
+            why = str(exc) if known else f"unexpected {type(exc).__name__}"
             if "(401)" in why:
                 self._password = None  # asked again next time: it may have been changed
             self.error = why

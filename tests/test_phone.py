@@ -476,3 +476,77 @@ async def test_the_dashboard_keeps_ticking_while_the_server_never_answers(
     finally:
         proxy.close()
         store.close()
+
+
+def test_two_runners_syncing_at_once_do_not_mistake_each_other_for_the_phone(
+    radicale: Server, tmp_path: Path
+) -> None:
+    d = Phone(tmp_path, Reader(radicale.root).new_calendar())
+    d.act("start")
+    settings = PhoneSettings(d.url, USER)
+    results: list[phone.Synced] = []
+
+    def one() -> None:
+        store = Store.open(d.data_dir, create=False)
+        assert store is not None
+        try:
+            results.append(phone.sync(store, settings, str(d.data_dir), d.clock.now(), PASSWORD))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 2 and sorted(r.put for r in results) == [0, 38]
+    d.clock.advance(minutes=10)
+    d.act("off")
+    d.sync()
+    one()
+    assert results[-1].kept == 0 and results[-1].requests == 0
+    d.check()
+
+
+# -- the config ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('caldav_url = "ftp://h/x/"\nusername = "a"', "phone.caldav_url: give the calendar"),
+        ('caldav_url = "http://cloud.example.org/x/"\nusername = "a"', "use https"),
+        ('caldav_url = "https://a:pw@h/x/"\nusername = "a"', "password in password_command"),
+        ('caldav_url = "https://h/x/"', "phone.username"),
+        ('caldav_url = "https://h/x/"\nusername = "a"\npassword_command = "pass x"', "list of"),
+        ('caldav_url = "https://h/x/"\nusername = "a"\npassword = "x"', "unknown key"),
+        ('caldav_url = "https://h/x/"\nusername = "a"\nca_file = "/nope.pem"', "PEM file"),
+    ],
+)
+def test_a_bad_phone_section_is_one_line(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str, says: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[phone]\n{table}\n")
+    monkeypatch.setenv("ICECYCLE_CONFIG", str(config))
+    r = run("phone", "status")
+    assert r.code == 1 and r.err.count("\n") == 1 and says in r.err
+    assert "pw" not in r.err.replace("password", "")
+
+
+def test_a_password_command_in_a_file_others_can_change_is_refused(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[phone]\ncaldav_url = "https://h/x/"\nusername = "a"\npassword_command = ["pass", "x"]\n'
+    )
+    config.chmod(0o666)
+    monkeypatch.setenv("ICECYCLE_CONFIG", str(config))
+    r = run("phone", "sync")
+    assert r.code == 1 and "chmod go-w" in r.err
+
+
+def test_phone_commands_without_a_phone_section(run) -> None:
+    r = run("phone", "sync")
+    assert r.code == 1 and "no phone calendar is set up" in r.err and "[phone]" in r.err
