@@ -28,13 +28,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from icecycle import __version__
 from icecycle.config import PhoneSettings
-from icecycle.ics import IN_PROGRESS, PAST, UPCOMING, Entry, render_one, wanted
+from icecycle.ics import PAST, Entry, render_one, wanted
 
 if TYPE_CHECKING:
     from icecycle.clock import Clock
@@ -302,9 +302,15 @@ class Dav:
     ) -> Response:
         for _ in range(MAX_REDIRECTS + 1):
             r = self._once(method, url, body, headers or {})
-            if r.status in (301, 302, 303, 307, 308) and r.headers.get("location"):
-                url = urljoin(url, r.headers["location"])
-                check_url(url)  # never follow a redirect to plain http elsewhere
+            if r.status in (301, 302, 307, 308) and r.headers.get("location"):
+                new = urljoin(url, r.headers["location"])
+                if _origin(new) != _origin(url):
+                    # The password goes only where the config says; the person decides.
+                    raise PhoneError(
+                        f"the CalDAV server sends icecycle to {_origin(new)[1]}; if that is "
+                        "right, put that address in caldav_url"
+                    )
+                url = new
                 if method == "PROPFIND" and urlsplit(url).path.endswith("/"):
                     self.base = url  # the calendar lives there
                 continue
@@ -427,6 +433,15 @@ class Dav:
         if r.status in (200, 204, 404, 410, 412):
             return r.status
         raise PhoneError(refusal(r.status, "delete an event"))
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        parts.hostname or "",
+        parts.port or (443 if parts.scheme == "https" else 80),
+    )
 
 
 def resource_name(uid: str) -> str:
@@ -581,8 +596,9 @@ def _sync(
             else:
                 records[key] = rec._replace(flag="gone")
                 deleted += 1
-    except PhoneError as exc:
-        save_ledger(data_dir, led._replace(records=records, last_try=try_at, last_error=str(exc)))
+    except Exception as exc:  # what did succeed is remembered, with its new ETags
+        why = str(exc) if isinstance(exc, PhoneError) else f"unexpected {type(exc).__name__}"
+        save_ledger(data_dir, led._replace(records=records, last_try=try_at, last_error=why))
         raise
     finally:
         if dav is not None:
@@ -716,7 +732,7 @@ class Worker:
             self._failures += 1
             wait = self.retry_s[min(self._failures, len(self.retry_s)) - 1]
             self._retry_at = time.monotonic() + wait
-            at = datetime.fromtimestamp(time.time() + wait).strftime("%H:%M")
+            at = f"{(self.clock.now() + timedelta(seconds=wait)).astimezone():%H:%M}"
             self._say(f"Phone calendar: not synced: {why}; trying again at {at}")
         else:
             self.error, self._failures, self._retry_at = None, 0, None
@@ -759,6 +775,3 @@ def attach(
     worker = Worker(settings, data_dir, clock, os.environ if env is None else env, report)
     runner.on_change = worker.kick
     return worker.start()
-
-
-__all__ = ["IN_PROGRESS", "UPCOMING", "PhoneError", "Synced", "Worker", "attach", "sync"]

@@ -361,7 +361,8 @@ def redirect_loop() -> Iterator[str]:
     class Loop(http.server.BaseHTTPRequestHandler):
         def do_PROPFIND(self) -> None:
             self.send_response(301)
-            self.send_header("Location", self.path)
+            elsewhere = "http://127.0.0.2:8/cal/" if "elsewhere" in self.path else self.path
+            self.send_header("Location", elsewhere)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -379,6 +380,13 @@ def test_a_redirect_loop_is_one_line(redirect_loop: str, tmp_path: Path) -> None
     d.act("start")
     code, _, err = d.run("phone", "sync")
     assert code == 1 and err.count("\n") == 1 and "redirects in a loop" in err
+
+
+def test_a_redirect_to_another_host_is_not_followed(redirect_loop: str, tmp_path: Path) -> None:
+    d = Phone(tmp_path, redirect_loop.replace("/cal/", "/elsewhere/"))
+    d.act("start")
+    code, _, err = d.run("phone", "sync")
+    assert code == 1 and "sends icecycle to 127.0.0.2" in err and "caldav_url" in err
 
 
 def test_the_password_is_in_no_output_log_or_file(radicale: Server, tmp_path: Path) -> None:
