@@ -558,3 +558,35 @@ def test_a_password_command_in_a_file_others_can_change_is_refused(
 def test_phone_commands_without_a_phone_section(run) -> None:
     r = run("phone", "sync")
     assert r.code == 1 and "no phone calendar is set up" in r.err and "[phone]" in r.err
+
+
+def test_the_daemon_keeps_the_calendar_and_logs_how_it_stands(
+    radicale: Server, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    d = Phone(tmp_path, Reader(radicale.root).new_calendar())
+    env = {**os.environ, **d.env, "ICECYCLE_DATA_DIR": str(d.data_dir)}
+    start = subprocess.run(
+        [sys.executable, "-m", "icecycle", "start"], env=env, capture_output=True, timeout=30
+    )
+    assert start.returncode == 0, start.stderr
+    log = tmp_path / "daemon.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "icecycle", "daemon"], env=env, stdout=fh, stderr=fh
+        )
+    try:
+        end = time.monotonic() + 20
+        while "Phone calendar: synced" not in log.read_text():
+            assert time.monotonic() < end and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        seen = d.reader.events(d.url)
+        assert len([s for s in seen if s.summary == TITLES["upcoming"]]) == 38
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    assert PASSWORD not in log.read_text()
