@@ -222,11 +222,22 @@ async def test_the_runner_keeps_the_calendar_converged(radicale: Server, tmp_pat
             runner.tick()  # sees the change another process made, and kicks the worker
             await wait_for(lambda b=before: w.syncs > b and not w.error)
             d.check()
-        before = w.syncs
-        d.clock.advance(hours=3)  # sessions pass by the clock: the runner's boundary
-        runner.tick()
-        await wait_for(lambda: w.syncs > before)
-        d.check()
+        for minutes in (60, 20, 10):  # sessions begin and end by the clock: boundaries
+            before = w.syncs
+            d.clock.advance(minutes=minutes)
+            runner.tick()
+            await wait_for(lambda b=before: w.syncs > b)
+            d.check()
+        # Nobody said the ice is off: the alarm went out, and it holds the schedule.
+        assert rec.sent[-1].kind in ("off", "remind") and runner.state().alarm is not None
+        assert d.reader.events(d.url) and held_now(d.data_dir, d.clock.now(), False).alarm
+        for step in (("ack",), ("stop",), ("start", "--force")):
+            d.clock.advance(minutes=5)
+            before = w.syncs
+            d.act(*step)
+            runner.tick()
+            await wait_for(lambda b=before: w.syncs > b and not w.error)
+            d.check()
         assert w.line().startswith("Phone calendar: synced ")
     finally:
         w.stop()
@@ -360,6 +371,11 @@ def test_plain_http_is_refused_unless_to_this_computer(tmp_path: Path) -> None:
 def redirect_loop() -> Iterator[str]:
     class Loop(http.server.BaseHTTPRequestHandler):
         def do_PROPFIND(self) -> None:
+            if "/status-" in self.path:  # /status-503/: that answer, always
+                self.send_response(int(self.path.split("/status-")[1][:3]))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(301)
             elsewhere = "http://127.0.0.2:8/cal/" if "elsewhere" in self.path else self.path
             self.send_header("Location", elsewhere)
@@ -380,6 +396,23 @@ def test_a_redirect_loop_is_one_line(redirect_loop: str, tmp_path: Path) -> None
     d.act("start")
     code, _, err = d.run("phone", "sync")
     assert code == 1 and err.count("\n") == 1 and "redirects in a loop" in err
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (403, "does not let this account list the calendar there (403)"),
+        (404, "no calendar at caldav_url (404); check the address"),
+        (503, "had an error (HTTP 503); trying again later"),
+    ],
+)
+def test_each_refusal_is_one_line(
+    redirect_loop: str, tmp_path: Path, status: int, says: str
+) -> None:
+    d = Phone(tmp_path, redirect_loop.replace("/cal/", f"/status-{status}/"))
+    d.act("start")
+    code, out, err = d.run("phone", "sync")
+    assert code == 1 and out == "" and err.count("\n") == 1 and says in err
 
 
 def test_a_redirect_to_another_host_is_not_followed(redirect_loop: str, tmp_path: Path) -> None:
