@@ -297,7 +297,7 @@ async def test_a_server_that_never_answers_delays_nothing(radicale: Server, tmp_
         t = time.monotonic()
         runner.tick()
         await wait_for(lambda: len(rec.sent) == 2, timeout=1)
-        assert time.monotonic() - t < 0.5 and rec.sent[-1].kind == "off"  # on time
+        assert time.monotonic() - t < 1 and rec.sent[-1].kind == "off"  # on time
         await wait_for(lambda: w.syncs >= 1, timeout=3)
         assert time.monotonic() - t < 2.5  # gave up at its deadline (1 s here, 30 s really)
         assert w.error and "did not answer in time" in w.error
@@ -510,7 +510,7 @@ async def test_the_dashboard_keeps_ticking_while_the_server_never_answers(
                 t = time.monotonic()
                 await app.sync()
                 await pilot.pause()
-                assert time.monotonic() - t < 0.5  # the screen never waits on the network
+                assert time.monotonic() - t < 1  # the screen never waits on the network (30 s)
             await wait_for(lambda: [n.kind for n in rec.sent][-1:] == ["off"], timeout=2)
             assert text_of(app, "#headline") != "ICE ON"
             assert app.phone.syncs == 0 and "not synced yet" in text_of(app, "#desktop")
