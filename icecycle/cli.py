@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmd("daemon", "send notifications without the TUI (for a systemd user service)")
     cmd("notify-test", "send one test notification and say whether it worked")
+    phone = cmd("phone", "the CalDAV calendar your phone follows ([phone] in the config)")
+    which = phone.add_subparsers(dest="phone_command", metavar="sync|status", required=True)
+    which.add_parser("sync", help="bring the phone calendar up to date now")
+    which.add_parser("status", help="the last sync, what is on the server, the last error")
     return parser
 
 
@@ -332,6 +336,29 @@ def cmd_export(ctx: Context) -> None:
         ctx.say(line)
 
 
+def cmd_phone(ctx: Context) -> None:
+    from icecycle import phone
+
+    cfg = ctx.config()
+    if cfg.phone is None:
+        raise CalendarError(
+            f"no phone calendar is set up; add a [phone] section to {cfg.path} (docs/phone.md)"
+        )
+    if ctx.args.phone_command == "status":
+        for line in phone.status_lines(cfg.phone, ctx.data_dir, ctx.clock.now()):
+            ctx.say(line)
+        return
+    store = ctx.store()
+    if store is None:
+        raise CalendarError("nothing to put on the phone yet; `icecycle start` begins a cycle")
+    try:
+        password = phone.get_password(cfg.phone, ctx.env)
+        done = phone.sync(store, cfg.phone, ctx.data_dir, ctx.clock.now(), password, full=True)
+    except phone.PhoneError as exc:
+        raise CalendarError(f"the phone calendar was not synced: {exc}") from None
+    ctx.say(done.line())
+
+
 def cmd_config(ctx: Context) -> None:
     from icecycle.config import SETTINGS, init_config
 
@@ -401,6 +428,7 @@ COMMANDS: dict[str | None, Callable[[Context], None]] = {
     "pain": cmd_pain,
     "export": cmd_export,
     "config": cmd_config,
+    "phone": cmd_phone,
     None: cmd_tui,
     **{k: cmd_action for k in ALLOWED},
 }

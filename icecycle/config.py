@@ -34,6 +34,13 @@ sound = true                  # the take-it-off alarm makes a sound
 # A command run at every phase change, with the state in ICECYCLE_* variables.
 # It is a list of words, run without a shell. For example, to a phone via ntfy.sh:
 # on_change = ["sh", "-c", "curl -s -d \\"$ICECYCLE_TITLE: $ICECYCLE_BODY\\" ntfy.sh/my-icecycle"]
+
+# [phone]
+# A CalDAV calendar icecycle keeps up to date, for your phone to follow (docs/phone.md).
+# caldav_url = "https://cloud.example.org/remote.php/dav/calendars/me/icecycle/"
+# username = "me"
+# password_command = ["pass", "show", "caldav/icecycle"]   # a list of words, no shell
+# ca_file = "~/my-ca.pem"                                  # only for a private CA
 """
 
 
@@ -42,6 +49,15 @@ class ConfigError(Exception):
 
 
 _DEFAULT = Settings()  # the one place the defaults live
+
+
+class PhoneSettings(NamedTuple):
+    """[phone]: the CalDAV calendar to keep converged (the password is never kept here)."""
+
+    caldav_url: str
+    username: str
+    password_command: tuple[str, ...] = ()
+    ca_file: str | None = None
 
 
 class Config(NamedTuple):
@@ -59,6 +75,7 @@ class Config(NamedTuple):
     path: str = ""
     #: where each value came from: "default" or the file
     sources: Mapping[str, str] = {}
+    phone: PhoneSettings | None = None
 
     @property
     def settings(self) -> Settings:
@@ -102,7 +119,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc})") from None
     cfg = _read(doc, path)
-    if cfg.on_change and mode & 0o022:
+    if (cfg.on_change or (cfg.phone and cfg.phone.password_command)) and mode & 0o022:
         # Anyone who can write the file could make icecycle run their command as you.
         raise ConfigError(
             f"{path} names a command to run but others can change it; "
@@ -129,7 +146,7 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
         except InputError as exc:
             raise bad(key, str(exc)) from None
 
-    known = {"on", "off", "window", "quiet_hours", "notifications", "hooks"}
+    known = {"on", "off", "window", "quiet_hours", "notifications", "hooks", "phone"}
     for key in doc:
         if key not in known:
             raise bad(key, f"unknown key; known keys are {', '.join(sorted(known))}")
@@ -188,7 +205,47 @@ def _read(doc: Mapping[str, Any], path: str) -> Config:
         if any("\0" in v for v in value) or not value[0]:
             raise bad("hooks.on_change", "a word is empty or holds a NUL character; remove it")
         values["on_change"], sources["on_change"] = tuple(value), path
+    if "phone" in doc:
+        values["phone"] = _phone(doc["phone"], bad)
     return Config(**values, path=path, sources=sources)
+
+
+def _phone(table: Any, bad: Any) -> PhoneSettings:
+    """[phone]: caldav_url (https, or http to this computer), username, password_command
+    (a list of words, no shell), ca_file."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(table, dict):
+        raise bad("phone", "should be a table: [phone]")
+    keys = {"caldav_url", "username", "password_command", "ca_file"}
+    for key in table:
+        if key not in keys:
+            raise bad(f"phone.{key}", f"unknown key; known keys are {', '.join(sorted(keys))}")
+    url = table.get("caldav_url")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad("phone.caldav_url", 'give the calendar\'s address, e.g. "https://host/dav/cal/"')
+    if parts.username or parts.password:
+        raise bad(
+            "phone.caldav_url", "put the name in username and the password in password_command"
+        )
+    local = parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
+    if parts.scheme == "http" and not local:
+        raise bad("phone.caldav_url", "use https (plain http only to this computer)")
+    user = table.get("username")
+    if not isinstance(user, str) or not user or "\0" in user:
+        raise bad("phone.username", 'give the account name in quotes, e.g. username = "me"')
+    argv = table.get("password_command", [])
+    if not (isinstance(argv, list) and all(isinstance(v, str) for v in argv)) or (
+        argv and (not argv[0] or any("\0" in v for v in argv))
+    ):
+        raise bad("phone.password_command", 'should be a list of words, e.g. ["pass", "show", "x"]')
+    ca = table.get("ca_file")
+    if ca is not None:
+        if not isinstance(ca, str) or not os.path.isfile(os.path.expanduser(ca)):
+            raise bad("phone.ca_file", "should be the path of a PEM file of your CA certificate")
+        ca = os.path.abspath(os.path.expanduser(ca))
+    return PhoneSettings(str(url), user, tuple(argv), ca)
 
 
 def _sound_file(value: Any) -> str:

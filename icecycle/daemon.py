@@ -54,6 +54,9 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     await runner.start()
+    from icecycle import phone
+
+    calendar = phone.attach(runner, cfg.phone, clock, report=say)  # None without [phone]
     try:
         st = runner.state()
         say(
@@ -67,6 +70,8 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     except Exception:  # the runner has reported what it could not read; it carries on
         say("started")
     await stop.wait()
+    if calendar is not None:
+        calendar.stop()
     await runner.stop()
     say("stopped")
 

@@ -101,6 +101,8 @@ class Runner:
         self._retry = False  # the last dispatch failed: try again at the next tick
         self._last_error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Told after each change handled (phone.py's worker: it syncs on its own thread).
+        self.on_change: Callable[[], None] | None = None
         if isinstance(notifier, Answerable):
             notifier.listen(self._heard)
 
@@ -398,6 +400,13 @@ class Runner:
             task = asyncio.get_running_loop().create_task(self._deliver_in_order(deliveries))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        self._tell_followers()
+
+    def _tell_followers(self) -> None:
+        """After the deliveries have started: the cycle changed, or a boundary passed."""
+        if self.on_change is not None:
+            with contextlib.suppress(Exception):  # a follower's trouble is its own
+                self.on_change()
 
     async def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:

@@ -80,6 +80,9 @@ class IceCycleApp(App[None]):
         self._sessions: list[Session] | None = None
         self._quiet: list[tuple[datetime, datetime]] = []
         self._opening: set[type] = set()
+        #: The phone calendar's worker (phone.py), once the runner runs; None without [phone].
+        self.phone: Any = None
+        self._phone_line = ""
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.desktop_line, self._dashboard_ready)
@@ -117,6 +120,10 @@ class IceCycleApp(App[None]):
 
     async def _start_runner(self) -> None:
         await self.runner.start(use_scheduler=self.use_scheduler, own_tick=False)
+        if self.config.phone is not None:  # imported here: never on the first frame's path
+            from icecycle import phone
+
+            self.phone = phone.attach(self.runner, self.config.phone, self.clock)
         self.set_interval(1.0, self.sync)
         if self.runner.passed_on_open:
             n = self.runner.passed_on_open
@@ -126,6 +133,8 @@ class IceCycleApp(App[None]):
         self.refresh_view()
 
     async def on_unmount(self) -> None:
+        if self.phone is not None:
+            self.phone.stop()
         await self.runner.stop()
 
     # -- keeping up with the clock and the store ----------------------------------------
@@ -135,6 +144,7 @@ class IceCycleApp(App[None]):
         error here is shown on one line; the tick goes on."""
         try:
             self.runner.tick()
+            self._show_phone()
             if self._nothing_new():
                 return
             self.refresh_view()
@@ -163,6 +173,17 @@ class IceCycleApp(App[None]):
         return False
 
     _blur_key: tuple[object, ...] | None = None
+
+    def _show_phone(self) -> None:
+        """The phone calendar's word, beside the desktop's (the worker's thread sets it)."""
+        if self.phone is not None and self.phone.line() != self._phone_line:
+            self._phone_line = self.phone.line()
+            self.dashboard.set_line("#desktop", self._desktop_text())
+
+    def _desktop_text(self) -> str:
+        return (
+            f"{self.desktop_line}  ·  {self._phone_line}" if self._phone_line else self.desktop_line
+        )
 
     def refresh_view(self) -> None:
         st = self.runner.state()
@@ -244,7 +265,7 @@ class IceCycleApp(App[None]):
             result = self.runner.last_result
             if result is not None and self.config.desktop:
                 self.desktop_line = desktop_status(result.ok, result.detail)
-                self.dashboard.set_line("#desktop", self.desktop_line)
+                self.dashboard.set_line("#desktop", self._desktop_text())
         if report.kind == "passed":
             return  # shown once on opening, from runner.passed_on_open
         if report.kind == "error":
@@ -264,7 +285,7 @@ class IceCycleApp(App[None]):
             ok = last.result in ("sent", "late")
             detail = (last.result or "").removeprefix("failed: ")
             self.desktop_line = desktop_status(ok, detail)
-            self.dashboard.set_line("#desktop", self.desktop_line)
+            self.dashboard.set_line("#desktop", self._desktop_text())
 
     def show_notice(self, line: str) -> None:
         self.dashboard.set_line("#notice", line)
