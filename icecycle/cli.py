@@ -407,6 +407,9 @@ def cmd_notify_test(ctx: Context) -> None:
 
 
 def cmd_tui(ctx: Context) -> None:
+    if not _is_terminal(0):
+        # Textual would fail deep inside (a traceback, and exit 0) with no keys to read.
+        raise Refused(text.NO_TERMINAL, 1)
     from icecycle.tui.app import make_app
 
     cfg = ctx.config(warn=False)  # the dashboard says what fell back
@@ -414,6 +417,13 @@ def cmd_tui(ctx: Context) -> None:
     assert store is not None
     sync_quiet_hours(store, cfg, ctx.clock.now())
     make_app(store, ctx.clock, config=cfg).run()
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 COMMANDS: dict[str | None, Callable[[Context], None]] = {

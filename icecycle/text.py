@@ -364,6 +364,10 @@ def confirmation(
 
 # -- the config file ---------------------------------------------------------------------
 
+NO_TERMINAL = (
+    "the dashboard needs a terminal to read your keys from, and stdin is not one; "
+    "`icecycle status` shows where the cycle stands, `icecycle daemon` alerts without one"
+)
 CONFIG_PROBLEMS = "Problems in the file (each of those keys uses its default until fixed):"
 CONFIG_NOTICE_TITLE = "icecycle: a problem in your config"
 

@@ -111,9 +111,11 @@ def test_a_bad_value_falls_back_alone_and_names_the_file_and_the_key(
 ) -> None:
     # Nothing optional may stop a running cycle's alerts: the bad key takes its default,
     # the problem is one line, and a good key beside it is still read.
-    good = b'\n[hooks]\non_change = ["notify-phone"]\n' if b"[hooks]" not in (
-        content if isinstance(content, bytes) else content.encode()
-    ) else b""
+    good = (
+        b'\n[hooks]\non_change = ["notify-phone"]\n'
+        if b"[hooks]" not in (content if isinstance(content, bytes) else content.encode())
+        else b""
+    )
     cfg_file.write_bytes((content if isinstance(content, bytes) else content.encode()) + good)
     cfg_file.chmod(0o600)
     cfg = load_config()

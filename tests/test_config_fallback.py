@@ -108,9 +108,7 @@ def test_the_daemon_keeps_alerting_with_a_missing_sound_file(cfg_file, tmp_path)
         fh.write("repeat_count = three\n")
     log = tmp_path / "daemon.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [*icecycle, "daemon"], env=env, stderr=err, cwd=tmp_path
-        )
+        proc = subprocess.Popen([*icecycle, "daemon"], env=env, stderr=err, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 15
         while "started;" not in log.read_text() and proc.poll() is None:
@@ -126,7 +124,7 @@ def test_the_daemon_keeps_alerting_with_a_missing_sound_file(cfg_file, tmp_path)
 
 
 def test_the_config_command_shows_what_fell_back(run, cfg_file: Path) -> None:
-    cfg_file.write_text('[notifications]\nrepeat_count = 99\nvolume = 3\n')
+    cfg_file.write_text("[notifications]\nrepeat_count = 99\nvolume = 3\n")
     r = run("config")
     assert r.code == 0
     row = ["notifications.repeat_count", "3", "(default:", "see", "below)"]
@@ -163,7 +161,9 @@ def test_others_cannot_silence_the_alerts(cfg_file, content, field, default, ope
     cfg_file.write_text('on = "20m"\n' + content)
     cfg_file.chmod(0o600)
     assert getattr(load_config(), field) != default  # yours alone: it applies
-    (cfg_file if open_to == "file" else cfg_file.parent).chmod(0o666 if open_to == "file" else 0o777)
+    (cfg_file if open_to == "file" else cfg_file.parent).chmod(
+        0o666 if open_to == "file" else 0o777
+    )
     cfg = load_config()
     assert getattr(cfg, field) == default
     assert cfg.on_s == 1200  # a length silences nothing: still read

@@ -77,6 +77,7 @@ class IceCycleApp(App[None]):
         self._sessions: list[Session] | None = None
         self._quiet: list[tuple[datetime, datetime]] = []
         self._opening: set[type] = set()
+        self._restore_signals: Callable[[], None] = lambda: None
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.desktop_line, self._dashboard_ready)
@@ -91,15 +92,16 @@ class IceCycleApp(App[None]):
 
     def on_mount(self) -> None:
         # SIGTERM or SIGHUP (the terminal window closed, a logout): leave as `q` does, so
-        # the terminal gets its normal screen back and the runner stops cleanly.
+        # the terminal gets its normal screen back and the runner stops cleanly; and
+        # within a second whatever happens, when the terminal itself is gone.
         import asyncio
-        import contextlib
-        import signal
+
+        from icecycle.tui import hangup
 
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit, None, 0, QUIT_MESSAGE)
+        self._restore_signals = hangup.install(
+            lambda: self.exit(None, 0, QUIT_MESSAGE), loop.call_soon_threadsafe
+        )
 
     def _dashboard_ready(self) -> None:
         """The dashboard is composed: fill it, then start the runner."""
@@ -136,6 +138,7 @@ class IceCycleApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.runner.stop()
+        self._restore_signals()
 
     # -- keeping up with the clock and the store ----------------------------------------
 
@@ -256,7 +259,8 @@ class IceCycleApp(App[None]):
                 self.dashboard.set_line("#desktop", self.desktop_line)
         if report.kind == "passed":
             return  # shown once on opening, from runner.passed_on_open
-        if report.kind == "error":
+        if report.kind in ("error", "refused"):
+            # "refused": a button on an old notice changed nothing, and says so here.
             self.show_notice(report.text)
         if report.notice is not None and report.notice.kind == "remind":
             self.ring()
