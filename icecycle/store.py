@@ -513,8 +513,10 @@ class Store:
             with self._errors():
                 cur = insert(at())
         else:
+            committed = self.committed  # (a claim is not the person's write the CLI reports)
             with self.transaction():
                 cur = insert(at())
+            self.committed = committed
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
