@@ -11,14 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from icecycle import daemon, engine
+from icecycle.actions import sync_quiet_hours
 from icecycle.config import MAX_BYTES, Config, init_config, load_config, others_can_change
 from icecycle.notify import DesktopNotifier, FanOut, HookNotifier
 
+from .conftest import T0
 from .tui_helpers import Recorder, open_store, start_cycle, text_of
 
 
@@ -269,3 +272,13 @@ def test_config_init_is_yours_alone_whatever_the_umask(tmp_path, monkeypatch) ->
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+
+
+def test_a_mistake_in_quiet_hours_keeps_the_running_cycles(run, cfg_file, data_dir) -> None:
+    cfg_file.write_text('quiet_hours = "23:00-07:00"\n')
+    assert run("start").code == 0
+    cfg_file.write_text('quiet_hours = "23:00-07"\n')  # a typo, made while the cycle runs
+    store = open_store(data_dir)
+    assert sync_quiet_hours(store, load_config(), T0 + timedelta(hours=1)) is False
+    current = store.current()
+    assert current is not None and [e.kind for e in current[1]].count("quiet") == 0
