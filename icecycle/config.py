@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from icecycle.cycle import LIMITS, Settings
@@ -185,20 +185,8 @@ def _key_of(lines: list[str], n: int) -> str:
 
 def _instead(key: str) -> str:
     """What a key left out is read as: its default, in words."""
-    shown = {
-        "on": format_span(_D.on_s),
-        "off": format_span(_D.off_s),
-        "window": format_span(_D.window_s),
-        "quiet_hours": "no quiet hours",
-        "notifications.repeat_every": format_span(_D.repeat_every_s),
-        "notifications.repeat_count": str(_D.repeat_count),
-        "notifications.sound_file": "the default sound",
-        "hooks.on_change": "no hook",
-    }
-    if key in shown:
-        return f"using {shown[key]}"
-    if key in ("notifications.desktop", "notifications.bell", "notifications.sound"):
-        return "using true"
+    if key in KEYS:
+        return f"using {KEYS[key].default}"
     return "that line is ignored; the rest of the file is read"
 
 
@@ -313,125 +301,135 @@ def _trusted(cfg: Config, path: str) -> Config:
     return cfg._replace(**values, sources=sources, problems=tuple(problems))
 
 
+class _Bad(Exception):
+    """A value that cannot be used (why, in a few words)."""
+
+
+def _duration(name: str, unit: str, low: int, high: int, example: str) -> _Reader:
+    def read(value: Any, folder: str) -> int:
+        if not isinstance(value, str):
+            first = example.split()[0]
+            raise _Bad(f'give a duration in quotes, e.g. {name.split(".")[-1]} = "{first}"')
+        try:
+            return parse_length(
+                value, field=name, low=low, high=high, bare_unit=unit, example=example
+            )
+        except InputError as exc:
+            raise _Bad(str(exc)) from None
+
+    return read
+
+
+def _length(name: str) -> _Reader:
+    unit, example = SETTING_INPUT[name]
+    return _duration(name, unit, *LIMITS[name], example)
+
+
+def _quiet_hours(value: Any, folder: str) -> str:
+    if not isinstance(value, str):
+        raise _Bad('give it in quotes, e.g. quiet_hours = "23:00-07:00"')
+    try:
+        # Kept canonically: a cycle records this text, and reads it back later.
+        return str(QuietHours.parse(value))
+    except InputError as exc:
+        raise _Bad(str(exc)) from None
+
+
+def _flag(value: Any, folder: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("should be true or false")
+    return value
+
+
+def _count(value: Any, folder: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
+        raise _Bad("should be a whole number from 0 to 10")
+    return value
+
+
+def _sound(value: Any, folder: str) -> str:
+    try:
+        return _sound_file(value, folder)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+
+
+def _hook(value: Any, folder: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise _Bad('should be a list of words, e.g. ["notify-phone", "--quiet"]')
+    if any("\0" in v for v in value) or not value[0]:
+        raise _Bad("a word is empty or holds a NUL character; remove it")
+    return tuple(value)
+
+
+_Reader = Callable[[Any, str], Any]
+
+
+class _Key(NamedTuple):
+    field: str  # of Config
+    read: _Reader  # (value, the config's folder) -> the setting, or _Bad
+    default: str  # the default, as a person would write it
+
+
+#: Every key a file may hold, by its dotted name.
+KEYS: dict[str, _Key] = {
+    "on": _Key("on_s", _length("on"), format_span(_D.on_s)),
+    "off": _Key("off_s", _length("off"), format_span(_D.off_s)),
+    "window": _Key("window_s", _length("window"), format_span(_D.window_s)),
+    "quiet_hours": _Key("quiet_hours", _quiet_hours, "no quiet hours"),
+    "notifications.desktop": _Key("desktop", _flag, "true"),
+    "notifications.bell": _Key("bell", _flag, "true"),
+    "notifications.repeat_every": _Key(
+        "repeat_every_s",
+        _duration("notifications.repeat_every", "m", 10, 3600, "2m"),
+        format_span(_D.repeat_every_s),
+    ),
+    "notifications.repeat_count": _Key("repeat_count", _count, str(_D.repeat_count)),
+    "notifications.sound": _Key("sound", _flag, "true"),
+    "notifications.sound_file": _Key("sound_file", _sound, "the default sound"),
+    "hooks.on_change": _Key("on_change", _hook, "no hook"),
+}
+_TABLES = ("notifications", "hooks")
+
+
 def _read(doc: Mapping[str, Any], path: str) -> Config:
     """Each key on its own: a bad one is left at its default and noted, the rest are read."""
     values: dict[str, Any] = {}
     sources = {k: "default" for k in SETTINGS}
     problems: list[Problem] = []
     folder = os.path.dirname(path)
-
-    class _Bad(Exception):
-        pass
-
-    def note(key: str, why: str, default: str) -> None:
-        problems.append(Problem(key, f"{path}: {key}: {why}", f"using {default}"))
-
-    def duration(key: str, value: Any, unit: str, low: int, high: int, example: str) -> int:
-        if not isinstance(value, str):
-            first = example.split()[0]
-            raise _Bad(f'give a duration in quotes, e.g. {key.split(".")[-1]} = "{first}"')
-        try:
-            return parse_length(
-                value, field=key, low=low, high=high, bare_unit=unit, example=example
-            )
-        except InputError as exc:
-            raise _Bad(str(exc)) from None
-
-    def quiet_hours(value: Any) -> str:
-        if not isinstance(value, str):
-            raise _Bad('give it in quotes, e.g. quiet_hours = "23:00-07:00"')
-        try:
-            # Kept canonically: a cycle records this text, and reads it back later.
-            return str(QuietHours.parse(value))
-        except InputError as exc:
-            raise _Bad(str(exc)) from None
-
-    def flag(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise _Bad("should be true or false")
-        return value
-
-    def count(value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
-            raise _Bad("should be a whole number from 0 to 10")
-        return value
-
-    def sound_file(value: Any) -> str:
-        try:
-            return _sound_file(value, folder)
-        except ValueError as exc:
-            raise _Bad(str(exc)) from None
-
-    def hook(value: Any) -> tuple[str, ...]:
-        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-            raise _Bad('should be a list of words, e.g. ["notify-phone", "--quiet"]')
-        if any("\0" in v for v in value) or not value[0]:
-            raise _Bad("a word is empty or holds a NUL character; remove it")
-        return tuple(value)
-
-    def unit_reader(key: str) -> Any:
-        unit, example = SETTING_INPUT[key]
-        return lambda v: duration(key, v, unit, *LIMITS[key], example)
-
-    # (name in the file, field of Config, reader, the default as the person would write it)
-    top = {
-        "on": ("on_s", unit_reader("on"), format_span(_D.on_s)),
-        "off": ("off_s", unit_reader("off"), format_span(_D.off_s)),
-        "window": ("window_s", unit_reader("window"), format_span(_D.window_s)),
-        "quiet_hours": ("quiet_hours", quiet_hours, "no quiet hours"),
-    }
-    tables: dict[str, dict[str, tuple[str, Any, str]]] = {
-        "notifications": {
-            "desktop": ("desktop", flag, "true"),
-            "bell": ("bell", flag, "true"),
-            "repeat_every": (
-                "repeat_every_s",
-                lambda v: duration("notifications.repeat_every", v, "m", 10, 3600, "2m"),
-                format_span(_D.repeat_every_s),
-            ),
-            "repeat_count": ("repeat_count", count, str(_D.repeat_count)),
-            "sound": ("sound", flag, "true"),
-            "sound_file": ("sound_file", sound_file, "the default sound"),
-        },
-        "hooks": {"on_change": ("on_change", hook, "no hook")},
-    }
-
-    def take(name: str, field: str, reader: Any, default: str, value: Any) -> None:
-        try:
-            values[field] = reader(value)
-        except _Bad as exc:
-            note(name, str(exc), default)
-            return
-        sources[field] = path
-
+    found: list[tuple[str, Any]] = []
     for key, value in doc.items():
-        if key in top:
-            take(key, *top[key], value)
-        elif key in tables:
-            if not isinstance(value, dict):
-                note(key, f"should be a table: [{key}]", "the defaults of that table")
-                continue
-            table = tables[key]
-            for sub, subvalue in value.items():
-                name = f"{key}.{sub}"
-                if sub in table:
-                    take(name, *table[sub], subvalue)
-                else:
-                    known = ", ".join(sorted(table))
-                    word = "keys are" if len(table) > 1 else "key is"
-                    problems.append(
-                        Problem(
-                            name,
-                            f"{path}: {name}: unknown key",
-                            f"ignored; the known {word} {known}",
-                        )
-                    )
+        if key in _TABLES and isinstance(value, dict):
+            found += [(f"{key}.{sub}", v) for sub, v in value.items()]
+        elif key in _TABLES:
+            why = f"should be a table: [{key}]"
+            problems.append(Problem(key, f"{path}: {key}: {why}", "using its defaults"))
         else:
-            known = ", ".join(sorted([*top, *tables]))
-            problems.append(
-                Problem(key, f"{path}: {key}: unknown key", f"ignored; known keys are {known}")
-            )
+            found.append((key, value))
+    for name, value in found:
+        spec = KEYS.get(name)
+        if spec is None:
+            problems.append(_unknown(path, name))
+            continue
+        try:
+            values[spec.field] = spec.read(value, folder)
+        except _Bad as exc:
+            problems.append(Problem(name, f"{path}: {name}: {exc}", f"using {spec.default}"))
+            continue
+        sources[spec.field] = path
     return Config(**values, path=path, sources=sources, problems=tuple(problems))
+
+
+def _unknown(path: str, name: str) -> Problem:
+    table, _, _ = name.rpartition(".")
+    known = sorted(
+        k.removeprefix(f"{table}.")
+        for k in (*KEYS, *_TABLES)
+        if k.rpartition(".")[0] == table and k != name
+    )
+    word = "known key is" if len(known) == 1 else "known keys are"
+    return Problem(name, f"{path}: {name}: unknown key", f"ignored; {word} {', '.join(known)}")
 
 
 def _sound_file(value: Any, folder: str = "") -> str:
