@@ -170,9 +170,8 @@ def test_closing_the_terminal_ends_the_dashboard_at_once(tmux) -> None:
         out = tmux("new-session", "-d", "-P", "-F", "#{pane_pid}", "-s", f"ice{i}", cmd)
         pid = int(out.strip())
         if delay >= 1:
-            wait_screen_of = f"ice{i}"
             deadline = time.monotonic() + 15
-            while "Thin towel" not in tmux("capture-pane", "-p", "-t", wait_screen_of):
+            while "Thin towel" not in tmux("capture-pane", "-p", "-t", f"ice{i}"):
                 assert time.monotonic() < deadline, "the towel dialog never showed"
                 time.sleep(0.1)
         else:
@@ -182,4 +181,18 @@ def test_closing_the_terminal_ends_the_dashboard_at_once(tmux) -> None:
         while _alive(pid) and time.monotonic() < gone_by:
             time.sleep(0.02)
         assert not _alive(pid), f"try {i}: the dashboard outlived its terminal by 1 s"
+    # SIGTERM, and a SIGHUP sent by hand, with the terminal still there: a calm exit.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        out = tmux("new-session", "-d", "-P", "-F", "#{pane_pid}", "-s", "ice-sig", cmd)
+        pid = int(out.strip())
+        deadline = time.monotonic() + 15
+        while "Thin towel" not in tmux("capture-pane", "-p", "-t", "ice-sig"):
+            assert time.monotonic() < deadline, "the towel dialog never showed"
+            time.sleep(0.1)
+        os.kill(pid, sig)
+        gone_by = time.monotonic() + 3
+        while _alive(pid) and time.monotonic() < gone_by:
+            time.sleep(0.02)
+        assert not _alive(pid), f"still running 3 s after {sig.name}"
+        tmux("kill-session", "-t", "ice-sig")
     assert end_what_was_started(env["ICECYCLE_TEST_TAG"], grace=0) == []

@@ -33,16 +33,21 @@ def install(
         return lambda: None  # (signal handlers can only be set from the main thread)
 
     def hangup(signum: int, frame: FrameType | None) -> None:
+        if not _terminal_gone():  # `kill -HUP` by hand: leave as after SIGTERM
+            term(signum, frame)
+            return
         # Textual would restart its output on the terminal that just went away.
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGCONT, _ignore)
         _blind()
         _deadline(HANGUP_GRACE_S)
-        call_soon(leave)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: we are leaving
+            call_soon(leave)
 
     def term(signum: int, frame: FrameType | None) -> None:
         _deadline(TERM_GRACE_S)
-        call_soon(leave)
+        with contextlib.suppress(RuntimeError):
+            call_soon(leave)
 
     before: dict[int, object] = {}
     for sig, handler in ((signal.SIGHUP, hangup), (signal.SIGTERM, term)):
@@ -59,6 +64,19 @@ def install(
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
     return
+
+
+def _terminal_gone() -> bool:
+    """No terminal answers on stdin, stdout or stderr (a hung-up one fails with EIO)."""
+    import termios
+
+    for fd in (0, 1, 2):
+        try:
+            termios.tcgetattr(fd)
+        except (termios.error, OSError):
+            continue
+        return False
+    return True
 
 
 def _blind() -> None:
