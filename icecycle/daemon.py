@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import IO
 
 from icecycle.clock import Clock
 from icecycle.config import Config
-from icecycle.notify import FanOut, TerminalNotifier, notifier_for
-from icecycle.runner import Report, Runner
+from icecycle.engine import build_runner, tell_config_problems
+from icecycle.runner import Report
 from icecycle.store import Store
 
 
@@ -31,29 +31,18 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
     def report(r: Report) -> None:
         say(r.text)
 
-    notifier = notifier_for(
-        cfg.desktop,
-        cfg.on_change,
-        lambda line: say(line),
-        sound=cfg.sound,
-        sound_file=cfg.sound_file,
-    )
-    if _isatty(log):  # run by hand in a terminal: ring its bell too
-        notifier = FanOut([notifier, TerminalNotifier(log)], say)
-    runner = Runner(
-        store,
-        clock,
-        notifier,
-        report=report,
-        repeat_every=timedelta(seconds=cfg.repeat_every_s),
-        repeat_count=cfg.repeat_count,
-    )
+    # Run by hand in a terminal: ring its bell too.
+    terminal = log if _isatty(log) else None
+    runner = build_runner(store, clock, cfg, report=report, log=say, terminal=terminal)
+    for problem in cfg.problems:  # a bad setting uses its default; said once, loudly
+        say(f"config: {problem.line}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGHUP too: the terminal it was started from closing is a request to stop, cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     await runner.start()
+    tell_config_problems(runner, cfg)
     from icecycle import phone
 
     calendar = phone.attach(runner, cfg.phone, clock, report=say)  # None without [phone]

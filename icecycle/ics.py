@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -406,9 +407,15 @@ def vevent(entry: Entry, now: datetime) -> Any:
 
 
 def _write(path: str, data: bytes) -> None:
+    """Replace `path` whole, as a file yours alone (0600 whatever the umask: it is a health
+    record)."""
     tmp = f"{path}.icecycle-tmp"
     try:
-        with open(tmp, "wb") as fh:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # a leftover of a crash (never written through: O_EXCL below)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, 0o600)
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
@@ -418,11 +425,24 @@ def _write(path: str, data: bytes) -> None:
 
 
 def _check_overwrite(path: str, force: bool) -> None:
-    """Replace an earlier export freely; anything else only with --force."""
-    if force or not os.path.exists(path):
+    """Replace an earlier export freely; another file only with --force; never a FIFO, a
+    device or a folder (reading one could wait forever, replacing one is never meant)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CalendarError(f"cannot read {path} ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CalendarError(
+            f"{path} is not a regular file (a folder, a FIFO or a device); "
+            "icecycle writes calendars only to files: choose another name"
+        )
+    if force:
         return
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
             head = fh.read(4096)
     except OSError as exc:
         raise CalendarError(f"cannot read {path} ({exc.strerror})") from None

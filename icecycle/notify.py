@@ -30,8 +30,9 @@ _DRAIN_S = 0.25
 _KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
-#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary.
-NoticeKind = Literal["on", "off", "remind", "done", "test"]
+#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary;
+#: config: what was wrong in the config file (sent once when the daemon or dashboard opens).
+NoticeKind = Literal["on", "off", "remind", "done", "test", "config"]
 
 
 @dataclass(frozen=True)

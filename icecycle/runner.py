@@ -209,14 +209,22 @@ class Runner:
         # Stored with the claim, so that if this runner dies before it is sent another one
         # sends it. A store error here propagates: the key stays unhandled, and the next
         # tick tries again.
+        # The claim's time is read once the store's lock is held: after a wait for another
+        # process's lock, the reminders still count from when the alarm really went out.
+        taken: list[datetime] = []
+
+        def at() -> datetime:
+            taken.append(self.clock.now())
+            return taken[-1]
+
         claim_id = self.store.claim(
-            self.cycle.id, kind, phase_start, seq, now, owner=self.owner, notice=_dump(notice)
+            self.cycle.id, kind, phase_start, seq, at, owner=self.owner, notice=_dump(notice)
         )
         self._handled.add(key)
         if claim_id is None:
             return []
         if seq == 0:
-            self._first_notice[(kind, phase_start)] = now
+            self._first_notice[(kind, phase_start)] = taken[-1] if taken else now
         return [Delivery(claim_id, notice, late)]
 
     def _orphans(self, now: datetime) -> list[Delivery]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -248,7 +248,11 @@ class Store:
                 f"{self.path} was written by a newer icecycle (schema {version}, "
                 f"this one reads {SCHEMA_VERSION}); upgrade icecycle"
             )
-        if version < 1:
+        tables = {
+            row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        # Another program's file with a user_version of its own: not ours either.
+        if version < 1 or not {"cycles", "events", "notifications"} <= tables:
             raise StoreError(
                 f"{self.path} is an SQLite database but not icecycle's; "
                 "move it aside or use --data-dir"
@@ -482,7 +486,7 @@ class Store:
         kind: str,
         phase_start: datetime,
         seq: int,
-        at: datetime,
+        at: datetime | Callable[[], datetime],
         result: str | None = None,
         *,
         owner: str | None = None,
@@ -491,13 +495,28 @@ class Store:
         """Claim one notification; the id if this caller won it, None if already claimed.
 
         `owner` and `notice` let another runner deliver it if this one never settles it.
+        `at` may be the clock itself: then it is read once the write lock is held, so a
+        wait for another process's lock is not taken for time the claim already existed.
         """
-        with self._errors():
-            cur = self.conn.execute(
+
+        def insert(moment: datetime) -> sqlite3.Cursor:
+            return self.conn.execute(
                 "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
                 "claimed, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result, owner, notice),
+                (cycle_id, kind, _ts(phase_start), seq, _ts(moment), result, owner, notice),
             )
+
+        if not callable(at):
+            with self._errors():
+                cur = insert(at)
+        elif self.conn.in_transaction:
+            with self._errors():
+                cur = insert(at())
+        else:
+            committed = self.committed  # (a claim is not the person's write the CLI reports)
+            with self.transaction():
+                cur = insert(at())
+            self.committed = committed
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
