@@ -60,6 +60,11 @@ _MIGRATIONS = {
 class StoreError(Exception):
     """The database cannot be used; the message names the file and what to do."""
 
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        #: another process held the write lock too long (it goes away by itself)
+        self.busy = busy
+
 
 class Claim(NamedTuple):
     id: int
@@ -120,6 +125,8 @@ class Store:
         self.committed = False
         self._gone: str | None = None  # why there is no file to use, once follow() saw it
         self.busy_timeout: float | None = None  # set_busy_timeout's, kept across reopens
+        #: moves each time follow() opens another file at the path
+        self.generation = 0
         # One descriptor of our own on the file, to look at its first bytes each tick. It
         # stays open as long as the connection does: closing any descriptor of a file drops
         # every POSIX lock this process holds on it, SQLite's included, and two writers
@@ -353,6 +360,7 @@ class Store:
             self._gone = gone
             raise StoreError(gone)
         self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        self.generation += 1
         self._head_fd, fresh._head_fd = fresh._head_fd, None
         if self.busy_timeout is not None:
             self.set_busy_timeout(self.busy_timeout)
@@ -400,7 +408,8 @@ class Store:
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
-            raise StoreError(_explain(self.path, exc)) from None
+            busy = any(w in str(exc).lower() for w in ("locked", "busy"))
+            raise StoreError(_explain(self.path, exc), busy=busy) from None
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: cheap to poll every second."""
@@ -487,18 +496,51 @@ class Store:
         *,
         owner: str | None = None,
         notice: str | None = None,
+        sent: datetime | None = None,
     ) -> int | None:
         """Claim one notification; the id if this caller won it, None if already claimed.
 
-        `owner` and `notice` let another runner deliver it if this one never settles it.
+        `owner` and `notice` let another runner deliver it if this one never settles it;
+        `sent` writes a claim that was delivered before it could be stored (a full disk).
         """
         with self._errors():
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
-                "claimed, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result, owner, notice),
+                "claimed, sent, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cycle_id,
+                    kind,
+                    _ts(phase_start),
+                    seq,
+                    _ts(at),
+                    _ts(sent) if sent else None,
+                    result,
+                    owner,
+                    notice,
+                ),
             )
         return cur.lastrowid if cur.rowcount == 1 else None
+
+    def holds(self, claim_id: int, owner: str, claimed: datetime) -> bool:
+        """Whether this claim is still `owner`'s, as taken at `claimed`, and unsent: the
+        fence a runner checks before it sends (another may have taken it over meanwhile)."""
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT 1 FROM notifications "
+                "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                (claim_id, owner, _ts(claimed)),
+            ).fetchone()
+        return row is not None
+
+    def renew(self, claim_id: int, owner: str, claimed: datetime, at: datetime) -> bool:
+        """Restart the lease of a claim still held (compare-and-swap, as take_over)."""
+        with self._errors():
+            cur = self.conn.execute(
+                "UPDATE notifications SET claimed = ? "
+                "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                (_ts(at), claim_id, owner, _ts(claimed)),
+            )
+        return cur.rowcount == 1
 
     def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
         """Take an unsettled claim from its owner; True if this caller now holds it.
@@ -532,12 +574,30 @@ class Store:
         """Close a claim nobody will deliver (a later notice made it pointless)."""
         self.record(claim_id, at, result)
 
-    def record(self, claim_id: int, sent: datetime, result: str) -> None:
+    def record(
+        self,
+        claim_id: int,
+        sent: datetime,
+        result: str,
+        *,
+        owner: str | None = None,
+        claimed: datetime | None = None,
+    ) -> bool:
+        """Settle a claim; with `owner` and `claimed`, only if it is still theirs as taken
+        then (never over another runner's result). True if it was written."""
         with self._errors():
-            self.conn.execute(
-                "UPDATE notifications SET sent = ?, result = ? WHERE id = ?",
-                (_ts(sent), result, claim_id),
-            )
+            if owner is None or claimed is None:
+                cur = self.conn.execute(
+                    "UPDATE notifications SET sent = ?, result = ? WHERE id = ?",
+                    (_ts(sent), result, claim_id),
+                )
+            else:
+                cur = self.conn.execute(
+                    "UPDATE notifications SET sent = ?, result = ? "
+                    "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                    (_ts(sent), result, claim_id, owner, _ts(claimed)),
+                )
+        return cur.rowcount == 1
 
     def claimed_at(
         self, cycle_id: int, kind: str, phase_start: datetime, seq: int
