@@ -21,7 +21,7 @@ from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
 from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
-from icecycle.text import confirmation
+from icecycle.text import clock_held, confirmation
 
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
@@ -73,6 +73,7 @@ ReportKind = Literal[
     "answered",
     "refused",
     "withheld",
+    "clock",
 ]
 
 
@@ -152,6 +153,17 @@ class Runner:
         else:
             self.cycle, self.events = current
             self.acc = fold(self.cycle, self.events)
+            self._bound_clock()
+
+    def _bound_clock(self) -> None:
+        """The last stored change bounds now: a clock that reads earlier went back before
+        this process started (a clock able to, SystemClock, then counts from that change)."""
+        hold = getattr(self.clock, "not_before", None)
+        if hold is None:
+            return
+        last = self.store.last_change()
+        if last is not None and hold(last):
+            self.report(Report("clock", clock_held(last, self.clock.now())))
 
     def state(self) -> State | None:
         return self.acc.state_at(self.clock.now(), self.notes) if self.acc else None

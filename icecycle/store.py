@@ -626,6 +626,26 @@ class Store:
                 out.append(Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r, *more))
         return out
 
+    def last_change(self) -> datetime | None:
+        """The latest moment stored (an event, a cycle made, a notice claimed or sent): the
+        clock cannot really be earlier, so it bounds "now" when the clock went back."""
+        with self._errors():
+            rows = [
+                *self.conn.execute("SELECT at FROM events ORDER BY id DESC LIMIT 1"),
+                *self.conn.execute("SELECT created FROM cycles ORDER BY id DESC LIMIT 1"),
+            ]
+            if self.version >= 1:
+                for claimed, sent in self.conn.execute(
+                    "SELECT claimed, sent FROM notifications ORDER BY id DESC LIMIT 8"
+                ):
+                    rows += [(claimed,), (sent,)]
+        moments = []
+        for (text,) in rows:
+            with contextlib.suppress(_BadRow):  # (reading the row itself says it is damaged)
+                if text:
+                    moments.append(_dt(text))
+        return max(moments, default=None)
+
     def session_notes(self, cycle_id: int) -> dict[datetime, str]:
         """For each ice session: what the runner did about its notification."""
         notes: dict[datetime, str] = {}
