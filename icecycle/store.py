@@ -134,6 +134,8 @@ class Store:
         self._head_fd: int | None = None
         with contextlib.suppress(OSError):
             self._head_fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._stamp: tuple[int, int] | None = None  # the file's size and time at the last look
+        self._print: _Print | None = None  # what it held then: see _rewritten()
 
     @property
     def _claim_extra(self) -> str:
@@ -166,6 +168,10 @@ class Store:
             store._check_schema()
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Copy each commit into the file at once (a passive checkpoint): a WAL left with
+            # frames would be laid over whatever is copied onto the file later (a backup put
+            # back with `cat`), and the file alone is then always whole (`cp` makes a backup).
+            conn.execute("PRAGMA wal_autocheckpoint=1")
             store._migrate()
         except StoreError:
             conn.close()
@@ -308,15 +314,51 @@ class Store:
             self._head_fd = None
 
     def _looks_like_sqlite(self) -> bool:
-        """The file still starts as an SQLite database does (read on our own descriptor;
-        an empty file, still being made, counts as one)."""
+        """The file still starts as an SQLite database does (read on our own descriptor).
+        An empty file does not: icecycle never publishes one, so it was truncated."""
         if self._head_fd is None:
             return True
         try:
             head = os.pread(self._head_fd, len(_MAGIC), 0)
         except OSError:
             return True  # unreadable for a moment: the next look decides
-        return head in (_MAGIC, b"")
+        return head == _MAGIC
+
+    def _rewritten(self) -> bool:
+        """Whether another database was copied over this one in place (`cat backup.sqlite3
+        > icecycle.sqlite3`: same inode, and SQLite cannot tell, as it keeps its cache).
+
+        Looked into only when the file's size or time moved (one fstat a tick): the cache is
+        dropped and the file read again; what changed must then be explained by a commit
+        (data_version) or a write of ours (total_changes), and nothing may have gone back
+        (a cycle gone or remade, fewer events or claims) whatever explains it."""
+        if self._head_fd is None:
+            return False
+        try:
+            st = os.fstat(self._head_fd)
+        except OSError:
+            return False
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self._stamp:
+            return False
+        try:
+            self.conn.execute("PRAGMA shrink_memory")  # read the file, not the cache
+            now = _Print(
+                tuple(self.conn.execute("SELECT id, created, stopped FROM cycles ORDER BY id")),
+                self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0],
+                tuple(
+                    self.conn.execute(
+                        "SELECT coalesce(max(id), 0), count(sent) FROM notifications"
+                    ).fetchone()
+                ),
+                self.conn.execute("PRAGMA data_version").fetchone()[0],  # (read last)
+                self.conn.total_changes,
+            )
+        except sqlite3.Error:
+            return False  # half copied, say: look again at the next tick
+        self._stamp = stamp
+        before, self._print = self._print, now
+        return before is not None and _went_elsewhere(before, now)
 
     def follow(self) -> bool:
         """Make sure this is still the file at our path (cheap: one stat, each tick).
@@ -327,19 +369,23 @@ class Store:
         """
         now = _identity(self.path)
         if now is not None and now == self.identity:
-            if self._looks_like_sqlite():
+            looks = self._looks_like_sqlite()
+            if looks and not self._rewritten():
                 return False
-            # Overwritten in place (same inode, not a database any more): let go of it at
-            # once, so that nothing of ours is ever written into someone else's bytes.
+            # Overwritten in place (same inode, other bytes): let go of it at once, so that
+            # nothing of ours is ever written into bytes we did not open, not even on exit.
             self.identity = None
             _abandon(self.conn)  # (its descriptor, and ours, stay open with it)
             self._head_fd = None
             self.conn = _closed_connection()  # any use now fails, with the reason
-            self._gone = (
-                f"{self.path} is not an SQLite database any more, so icecycle will not touch "
-                "it; move it aside (icecycle then starts a new one) or use --data-dir"
-            )
-            raise StoreError(self._gone)
+            self._stamp = self._print = None
+            if not looks:
+                self._gone = (
+                    f"{self.path} is not an SQLite database any more, so icecycle will not "
+                    "touch it; move it aside (icecycle then starts a new one) or use --data-dir"
+                )
+                raise StoreError(self._gone)
+            # Another icecycle database (a backup put back): follow it, as a new file.
         if self.identity is not None:
             # Let go of the old file at once: closing checkpoints its -wal into it (wherever
             # it was moved) and removes the -wal and -shm it left under our path, which a
@@ -653,6 +699,29 @@ class Store:
             if c.kind == "on" and c.seq == 0:
                 notes[c.phase_start] = (c.result or "claimed").split(":")[0]
         return notes
+
+
+class _Print(NamedTuple):
+    """What the file held at a look: enough to tell it from another copy of itself."""
+
+    cycles: tuple[tuple[int, str, str | None], ...]
+    events: int  # the last event's id
+    claims: tuple[int, int]  # the last claim's id, and how many were sent
+    version: int  # data_version: moves with each commit of another connection
+    changes: int  # total_changes: moves with each write of ours
+
+
+def _went_elsewhere(before: _Print, now: _Print) -> bool:
+    """Whether `now` cannot be `before` plus what was written since: another file."""
+    made = {cid: created for cid, created, _ in now.cycles}
+    if any(made.get(cid) != created for cid, created, _ in before.cycles):
+        return True  # a cycle gone, or made again at another time
+    if now.events < before.events or now.claims[0] < before.claims[0]:
+        return True  # nothing is ever deleted
+    if now.claims[1] < before.claims[1]:
+        return True  # nor a sent notice unsent
+    explained = now.version != before.version or now.changes != before.changes
+    return not explained and now[:3] != before[:3]
 
 
 def _verify_new(path: str) -> None:
