@@ -492,13 +492,17 @@ class Runner:
         return d, time.monotonic() + max(left.total_seconds(), 0.0)
 
     def _still_true(self, notice: Notice) -> bool:
-        """Whether the notice still says what is so (read afresh: time may have passed)."""
+        """Whether the notice still says what is so (read afresh: time may have passed).
+        An ice-on notice is true while its session runs; a take-it-off alarm until it is
+        answered (late is better than never: the next session may have begun meanwhile)."""
         if notice.moment is None or notice.kind not in ("on", "off", "remind"):
             return True
         try:
             self.reload()
         except StoreError:
             return True
+        if notice.alarm:
+            return not any(e.kind in ("ack", "off") and e.at >= notice.moment for e in self.events)
         st = self.state()
         return st is not None and _still_current(notice, st)
 

@@ -322,3 +322,23 @@ async def test_a_result_is_never_written_over_a_claim_another_runner_took_over(
     a._record_pending()
     off = next(c for c in store.claims(1) if c.kind == "off")
     assert (off.owner, off.result) == (b.owner, "late")
+
+
+async def test_a_taken_over_alarm_is_sent_even_after_the_next_session_began(
+    store, elsewhere, clock
+) -> None:
+    """Found by the fault run: the fence's "still true" must not drop a take-it-off alarm
+    because the next session began while its holder was stopped; only an answer ends it."""
+    begin(store, clock, Settings(60, 5, 3600))
+    first = Runner(store, clock, Recorder())
+    await first.run_once()
+    clock.advance(60)
+    assert [d.notice.kind for d in first.due()] == ["off"]  # claimed, then stopped
+    rec = Recorder()
+    second = Runner(elsewhere, clock, rec)
+    clock.advance(second.lease.total_seconds())  # the next session began meanwhile
+    await second.run_once()
+    await second.run_once()
+    assert "off" in [n.kind for n in rec.sent]
+    off = next(c for c in store.claims(1) if c.kind == "off")
+    assert off.result == "late"
