@@ -460,18 +460,20 @@ class Runner:
         past its lease finds it taken over), in the file it was taken in, and the notice
         still true. Returns the delivery (its lease renewed if needed) and the monotonic
         time the send must start by; or, when it must not be sent, why, as a Result."""
-        if d.claimed is None:
+        claimed = d.claimed
+        if claimed is None:
             return d, None
         if d.file != self._file():
             return self._withheld(d, "the database was replaced since it was claimed")
         now = self.clock.now()
         if d.claim_id >= 0:
             try:
-                if not self.store.holds(d.claim_id, self.owner, d.claimed):
+                if not self.store.holds(d.claim_id, self.owner, claimed):
                     return self._withheld(d, "another icecycle took it over")
-                if now - d.claimed > LEASE_MARGIN / 2:  # queued behind a slow send
-                    if not self.store.renew(d.claim_id, self.owner, d.claimed, now):
+                if now - claimed > LEASE_MARGIN / 2:  # queued behind a slow send
+                    if not self.store.renew(d.claim_id, self.owner, claimed, now):
                         return self._withheld(d, "another icecycle took it over")
+                    claimed = now
                     d = replace(d, claimed=now)
             except StoreError:
                 pass  # cannot ask the store: deliver (a duplicate is a nuisance, a loss not)
@@ -479,7 +481,7 @@ class Runner:
             if d.claim_id >= 0:
                 with contextlib.suppress(StoreError):
                     self.store.record(
-                        d.claim_id, now, "superseded", owner=self.owner, claimed=d.claimed
+                        d.claim_id, now, "superseded", owner=self.owner, claimed=claimed
                     )
             else:
                 self._unwritten.pop(d.claim_id, None)
@@ -488,7 +490,7 @@ class Runner:
             return d, None
         # Another runner may take the claim over once its lease has run out: the send must
         # begin early enough to end before that.
-        left = d.claimed + LEASE_MARGIN - now
+        left = claimed + LEASE_MARGIN - now
         return d, time.monotonic() + max(left.total_seconds(), 0.0)
 
     def _still_true(self, notice: Notice) -> bool:

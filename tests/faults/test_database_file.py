@@ -234,9 +234,11 @@ async def test_a_backup_copied_over_the_database_is_followed(data_dir: Path, clo
     await runner.start(use_scheduler=False, own_tick=False)
     await ticks(runner)
     backup = data_dir / "backup.sqlite3"
-    with contextlib.closing(sqlite3.connect(backup)) as dst:
-        with contextlib.closing(sqlite3.connect(data_dir / DB_NAME)) as src:
-            src.backup(dst)
+    with (
+        contextlib.closing(sqlite3.connect(backup)) as dst,
+        contextlib.closing(sqlite3.connect(data_dir / DB_NAME)) as src,
+    ):
+        src.backup(dst)
     elsewhere = Store.open(data_dir)  # `icecycle start --force --on 5m` in another terminal
     assert elsewhere is not None
     with elsewhere.transaction():
