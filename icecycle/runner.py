@@ -257,7 +257,7 @@ class Runner:
         notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
         # Stored with the claim, so that if this runner dies before it is sent another one
         # sends it. A store error here propagates (the key stays unhandled, and the next
-        # tick tries again), unless the claim must be delivered unwritten: see _unclaimed.
+        # tick tries again), unless it must go out unwritten: see _deliver_unwritten.
         stored = _dump(notice)
         try:
             claim_id = self.store.claim(
@@ -696,6 +696,7 @@ class Runner:
             self._dispatch(force_reload=True)
         elif self._retry or stale or (self.armed is not None and now >= self.armed):
             self._dispatch()
+        self._write_behind(now)  # what a full disk refused, once its wait is over
 
     async def stop(self) -> None:
         if self._tick_task is not None:

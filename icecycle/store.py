@@ -170,7 +170,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             # Copy each commit into the file at once (a passive checkpoint): a WAL left with
             # frames would be laid over whatever is copied onto the file later (a backup put
-            # back with `cat`), and the file alone is then always whole (`cp` makes a backup).
+            # back with `cat`), and the file alone is whole between writes (`cp` backs it up).
             conn.execute("PRAGMA wal_autocheckpoint=1")
             store._migrate()
         except StoreError:

@@ -232,3 +232,41 @@ async def test_a_claim_the_store_refuses_is_delivered_first(data_dir: Path, cloc
         store.claim, store.record = real  # type: ignore[method-assign]
 
     await _full_disk_alarm(store, clock, fill, free)
+
+
+async def test_claims_kept_in_memory_are_written_by_the_tick_once_there_is_room(
+    data_dir: Path, clock
+) -> None:
+    """No boundary needed: the 1 s tick writes them, with a growing wait between tries."""
+    from icecycle.cycle import Settings
+    from icecycle.runner import Runner
+    from icecycle.store import Store, StoreError
+
+    from ..tui_helpers import Recorder
+
+    store = Store.open(data_dir)
+    assert store is not None
+    with store.transaction():
+        store.new_cycle(clock.now(), Settings(60, 600, 3600), clock.now())
+    runner = Runner(store, clock, Recorder(), repeat_count=0)
+    await runner.run_once()
+    real = store.claim
+    tries: list[object] = []
+
+    def full(*args: object, **kw: object) -> None:
+        tries.append(args)
+        raise StoreError(f"cannot write {store.path}: the disk is full; free some space")
+
+    store.claim = full  # type: ignore[assignment]
+    clock.advance(60)
+    await runner.run_once()
+    # the alarm's claim refused, the alarm delivered all the same, its claim tried again
+    assert len(tries) == 2 and [n.kind for n in runner.notifier.sent] == ["on", "off"]  # type: ignore[attr-defined]
+    for _ in range(10):  # ten ticks a second apart: tried again 1, 2 and 4 s after each
+        clock.advance(1)
+        runner.tick()
+    assert len(tries) == 2 + 3
+    store.claim = real  # type: ignore[method-assign]
+    clock.advance(16)
+    runner.tick()
+    assert [(c.kind, c.result) for c in store.claims(1)] == [("on", "sent"), ("off", "sent")]
