@@ -217,6 +217,11 @@ def _status_now(ctx: Context) -> State:
     now = ctx.clock.now()
     if store is None or current is None:
         return _idle(now)
+    last = store.last_change()
+    if last is not None and now < last - actions.CLOCK_SLACK:
+        # The clock went back: no moment is earlier than the last one stored.
+        ctx.warn(text.clock_held(last, now))
+        now = last
     return fold(*current).state_at(now, store.session_notes(current[0].id))
 
 

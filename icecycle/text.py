@@ -467,6 +467,16 @@ def clock_behind(now: datetime, last: datetime) -> str:
     )
 
 
+def clock_held(last: datetime, now: datetime) -> str:
+    """The clock reads earlier than the last change stored: "now" is held to that change."""
+    at = clock(last, now)
+    return (
+        f"The system clock went back: it reads earlier than the last change recorded ({at}). "
+        f"icecycle counts from {at} instead, so an alarm may come a little late; "
+        "set the clock right."
+    )
+
+
 def clock_changed(behind: timedelta) -> str:
     return (
         f"The system clock went back {format_duration(behind.total_seconds(), with_seconds=False)};"

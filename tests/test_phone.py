@@ -293,6 +293,8 @@ async def test_a_server_that_never_answers_delays_nothing(radicale: Server, tmp_
     await runner.start(use_scheduler=False, own_tick=False)
     w = worker_for(runner, d, total_s=1.0, retry_s=(60.0,))
     try:
+        # (the ice-on notice first: once its session is over it would be stale, and withheld)
+        await wait_for(lambda: len(rec.sent) == 1, timeout=1)
         d.clock.advance(minutes=25)  # the take-it-off alarm is due while the sync hangs
         t = time.monotonic()
         runner.tick()

@@ -163,7 +163,10 @@ class IceCycleApp(App[None]):
             behind = getattr(self.clock, "behind", timedelta(0))
             if behind != self._behind:
                 self._behind = behind
-                if behind > timedelta(0):
+                held = getattr(self.clock, "held_at", None)
+                if behind > timedelta(0) and held is not None:  # behind from the start
+                    self.show_notice(text.clock_held(held, self.clock.now()))
+                elif behind > timedelta(0):
                     self.show_notice(text.clock_changed(behind))
         except StoreError as exc:
             self.show_notice(str(exc))
