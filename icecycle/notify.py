@@ -621,12 +621,15 @@ class DesktopNotifier:
             by_child = w is not None and w.notice == notice and not w.ended.is_set()
         if notice.alarm:
             self._stop_sound()
+        if entry is not None:
+            # Closed by the next notice's child too, before it shows anything: the waiting
+            # child may be superseded before it has closed its own.
+            with self._lock:
+                self._stale.append(entry[1])
         if by_child:
             assert w is not None
             w.withdraw()
         elif entry is not None:
-            with self._lock:
-                self._stale.append(entry[1])
             threading.Thread(target=self._close_stale, name="icecycle-close", daemon=True).start()
 
     def _close_stale(self) -> None:
