@@ -691,9 +691,8 @@ class DesktopNotifier:
     # -- the sound -----------------------------------------------------------------------
 
     def _player_name(self) -> str:
-        found = self.players() if self.own_player else []
-        if not self.own_player:
-            return "caller"
+        """The first player icecycle tries ("none": nothing to play with)."""
+        found = self.players()
         return os.path.basename(found[0][0]) if found else "none"
 
     def _play(self) -> None:

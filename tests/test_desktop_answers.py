@@ -425,3 +425,15 @@ def test_the_next_player_is_tried_when_one_fails(desktop) -> None:
         ("pw-play", "failed (Host is down)"),
         ("true", "played"),
     ]
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/pw-play", os.X_OK), reason="needs pipewire-bin")
+def test_real_pw_play_with_no_pipewire_hands_on_to_the_next_player(desktop) -> None:
+    """PipeWire's own pw-play, with no PipeWire running here, exits 1: paplay plays."""
+    (desktop.root / "bin" / "pw-play").symlink_to("/usr/bin/pw-play")
+    played = fake_player(desktop, "paplay")
+    n = DesktopNotifier()
+    tried = answers.play(n.players(), 2.0)
+    assert tried[0][0] == "pw-play" and tried[0][1].startswith("failed (")
+    assert tried[1] == ("paplay", "played")
+    assert len(record_lines(played)) == 1
