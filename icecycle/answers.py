@@ -345,12 +345,16 @@ class Shown:
                 fields = msg.header.fields
                 member, sender = fields.get(HeaderFields.member), fields.get(HeaderFields.sender)
                 body = msg.body
-                if member == "NameOwnerChanged" and sender == "org.freedesktop.DBus":
+                if member == "NameOwnerChanged":
+                    if sender != "org.freedesktop.DBus" or not body or body[0] != BUS_NAME:
+                        continue
                     if not self.owner_changed(str(body[2]) if len(body) > 2 else ""):
                         return
                     continue
                 if sender != self.owner or not self.owner or not body or body[0] != self.nid:
                     continue  # not the server that showed it, or not this notice
+                if fields.get(HeaderFields.interface) != BUS_NAME:
+                    continue
                 if member == "ActionInvoked" and len(body) > 1:
                     if body[1] not in self.keys:
                         continue  # not a button this notice offered
