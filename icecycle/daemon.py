@@ -8,11 +8,15 @@ import signal
 from datetime import datetime
 from typing import IO
 
+from icecycle.answers import printable
 from icecycle.clock import Clock
 from icecycle.config import Config
 from icecycle.engine import build_runner, tell_config_problems
 from icecycle.runner import Report
 from icecycle.store import Store
+
+#: The longest line the daemon logs (a path and a reason fit; a flood does not).
+LOG_LIMIT = 2000
 
 
 def run_daemon(store: Store, clock: Clock, log: IO[str], cfg: Config | None = None) -> None:
@@ -25,7 +29,8 @@ async def _main(store: Store, clock: Clock, log: IO[str], cfg: Config) -> None:
         # A log that cannot be written (closed, full) must not stop the alerts.
         with contextlib.suppress(Exception):
             stamp = clock.now().astimezone().strftime("%H:%M:%S")
-            log.write(f"icecycle daemon {stamp} {line}\n")
+            # One event, one line: whatever came from outside is escaped and cut.
+            log.write(f"icecycle daemon {stamp} {printable(line, LOG_LIMIT)}\n")
             log.flush()
 
     def report(r: Report) -> None:
