@@ -31,7 +31,7 @@ _KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
 #: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary.
-NoticeKind = Literal["on", "off", "remind", "done", "test"]
+NoticeKind = Literal["on", "off", "again", "remind", "done", "test"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,14 @@ class Notice:
     @property
     def alarm(self) -> bool:
         """The take-it-off alarm and its reminders: asked to be heard."""
-        return self.kind in ("off", "remind")
+        return self.kind in ("off", "again", "remind")
 
 
 #: The buttons each kind of notice offers. "default" is a click on the notice itself.
 BUTTONS: dict[str, tuple[tuple[str, str], ...]] = {
     "on": (("ice-on", "Ice is on"), ("skip", "Skip")),
     "off": (("default", "Ice is off"), ("ice-off", "Ice is off")),
+    "again": (("default", "Ice is off"), ("ice-off", "Ice is off")),
     "remind": (("default", "Ice is off"), ("ice-off", "Ice is off")),
 }
 #: What each answer does, through the shared actions: "ack" is the towel dialog's answer

@@ -20,7 +20,7 @@ from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
 from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
-from icecycle.text import confirmation
+from icecycle.text import HELD_TITLE, changed_elsewhere, confirmation, held_alarm_body
 
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
@@ -156,7 +156,8 @@ class Runner:
             self._record_passed(phase.start if phase else now, now, notes)
             self._phase_seen = seen
         if st.state == "on" and phase:
-            late = now - phase.start > LATE_AFTER
+            # Late: past the grace, or (with lengths of seconds, to try it out) a quarter in.
+            late = now - phase.start > min(LATE_AFTER, phase.length / 4)
             out += self._claim(
                 "on",
                 phase.start,
@@ -166,7 +167,13 @@ class Runner:
                 lambda: notify.ice_on(now, phase.start, phase.end, late),
             )
         alarm = st.alarm
-        if alarm is not None:
+        if alarm is not None and st.raised is not None:
+            # A session start came while it was unanswered: the schedule is held, and the
+            # alarm is raised again (as new, with its repeats) at every such start.
+            raised = st.raised
+            out += self._claim("off", raised, 0, now, True, lambda: _raised_again(st, alarm))
+            out += self._reminders(raised, alarm, now)
+        elif alarm is not None:
             late = now - alarm > LATE_AFTER
             why = {"paused": "pause", "done": "window"}.get(st.state, "time")
             next_on = None
@@ -175,7 +182,7 @@ class Runner:
             out += self._claim(
                 "off", alarm, 0, now, late, lambda: notify.ice_off(now, alarm, next_on, late, why)
             )
-            out += self._reminders(alarm, now)
+            out += self._reminders(alarm, alarm, now)
         if st.state == "done" and not st.stopped:
             out += self._claim(
                 "done",
@@ -186,7 +193,7 @@ class Runner:
                 lambda: notify.window_done(st.counts, cyc.settings.window, self._pain()),
             )
         self._first = False
-        self.armed = self._next_boundary(st)
+        self.armed = self._next_boundary(st, self.acc.next_raise(now, notes))
         self._arm()
         return out
 
@@ -265,15 +272,16 @@ class Runner:
             self._first_notice[("off", alarm)] = base
         return [base + k * self.repeat_every for k in range(1, self.repeat_count + 1)]
 
-    def _reminders(self, alarm: datetime, now: datetime) -> list[Delivery]:
-        """The latest reminder due, if not yet sent; earlier missed ones are skipped."""
+    def _reminders(self, key: datetime, alarm: datetime, now: datetime) -> list[Delivery]:
+        """The latest reminder due, if not yet sent; earlier missed ones are skipped. `key`
+        is the moment the alarm was (last) raised: its own, or a held session's start."""
         assert self.cycle is not None
-        due = [k for k, t in enumerate(self._reminder_times(alarm), 1) if t <= now]
+        due = [k for k, t in enumerate(self._reminder_times(key), 1) if t <= now]
         if not due:
             return []
         for k in due[:-1]:
-            self._handled.add((self.cycle.id, "off", alarm, k))
-        return self._claim("off", alarm, due[-1], now, False, lambda: notify.reminder(now, alarm))
+            self._handled.add((self.cycle.id, "off", key, k))
+        return self._claim("off", key, due[-1], now, False, lambda: notify.reminder(now, alarm))
 
     def _record_passed(self, before: datetime, now: datetime, notes: dict[datetime, str]) -> None:
         """Sessions that began and ended with nothing running to alert and nobody acting:
@@ -281,7 +289,7 @@ class Runner:
         assert self.cycle is not None and self.acc is not None
         passed = 0
         for s in self.acc.sessions(now, notes):
-            if s.status == "missed" and not s.note and s.start < before:
+            if s.status == "missed" and not s.note and s.start < before and not s.reason:
                 if self.store.claim(self.cycle.id, "on", s.start, 0, now, "passed") is not None:
                     passed += 1
                 self._handled.add((self.cycle.id, "on", s.start, 0))
@@ -294,15 +302,20 @@ class Runner:
     def _pain(self) -> list[int]:
         return pain_scores(self.events)
 
-    def _next_boundary(self, st: State) -> datetime | None:
+    def _next_boundary(self, st: State, next_raise: datetime | None = None) -> datetime | None:
         assert self.cycle is not None
         candidates = []
-        if st.phase is not None:
+        if st.held is not None and st.state == "off":  # held: no end by the clock but the window
+            candidates.append(self.cycle.window_end)
+        elif st.phase is not None:
             candidates.append(st.phase.end)
         elif st.state == "paused":
             candidates.append(self.cycle.window_end)
+        if next_raise is not None:
+            candidates.append(next_raise)
         if st.alarm is not None:
-            candidates += [t for t in self._reminder_times(st.alarm) if t > st.now][:1]
+            key = st.raised or st.alarm
+            candidates += [t for t in self._reminder_times(key) if t > st.now][:1]
         return min(candidates) if candidates else None
 
     # -- delivering ----------------------------------------------------------------------
@@ -481,8 +494,16 @@ class Runner:
             self._error(exc)
             return
         if moved:
-            self.report(Report("changed", "the cycle changed elsewhere"))
             self._dispatch(force_reload=True)
+            newest = self.events[-1] if self.events else None
+            self.report(
+                Report(
+                    "changed",
+                    changed_elsewhere(
+                        newest.kind if newest else None, newest.at if newest else None, now
+                    ),
+                )
+            )
         elif self._retry or stale or (self.armed is not None and now >= self.armed):
             self._dispatch()
 
@@ -559,6 +580,11 @@ def _still_current(notice: Notice, st: State) -> bool:
     return notice.alarm and st.alarm is not None and st.alarm == notice.moment
 
 
+def _raised_again(st: State, alarm: datetime) -> Notice:
+    """The take-it-off alarm raised again at a session start it held."""
+    return Notice("again", HELD_TITLE, held_alarm_body(st), "critical", moment=alarm)
+
+
 def _never_raising(report: Callable[[Report], None]) -> Callable[[Report], None]:
     """A host's report callback that fails (a closed log, a full disk) must not take a
     delivery or the tick down with it."""
@@ -588,7 +614,7 @@ def _load(text: str) -> Notice | None:
     try:
         doc = json.loads(text)
         kind = doc["kind"]
-        if kind not in ("on", "off", "remind", "done", "test"):
+        if kind not in ("on", "off", "again", "remind", "done", "test"):
             return None
         return Notice(
             kind,

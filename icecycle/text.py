@@ -242,7 +242,49 @@ def alarm_line(st: State, audience: Audience = "commands") -> str:
     )
     answer = "press a" if audience == "keys" else "then `icecycle ack`"
     paused = " The cycle is paused." if st.state == "paused" else ""
-    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off.{paused}"
+    held = f" {held_line(st)}" if st.held is not None else ""
+    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off.{paused}{held}"
+
+
+def held_line(st: State) -> str:
+    """While the open alarm holds the schedule: what happened, and what answering does."""
+    assert st.held is not None and st.cycle is not None
+    rest = format_span(st.cycle.settings.off_s)
+    if st.state == "done":
+        return (
+            f"The {clock(st.held, st.now)} session did not start because that alarm was "
+            "unanswered, and the window has ended."
+        )
+    return (
+        f"The {clock(st.held, st.now)} session did not start because that alarm is "
+        f"unanswered; the next one starts a full rest ({rest}) after your answer."
+    )
+
+
+HELD_TITLE = "Take the ice off now: the alarm is still unanswered"
+
+
+def held_alarm_body(st: State) -> str:
+    """The alarm raised again at a session start the open alarm held."""
+    assert st.alarm is not None
+    return (
+        f"The {clock(st.alarm, st.now)} take-it-off was never answered. If the ice is still "
+        "on, take it off now, then answer: the next session starts a full rest after your "
+        "answer."
+    )
+
+
+def changed_elsewhere(kind: str | None, at: datetime | None, now: datetime) -> str:
+    """The daemon's log line when another process changed the cycle."""
+    if kind is None or at is None:
+        return "the cycle changed elsewhere: no cycle is running now"
+    what = {
+        "started": "a new cycle started",
+        "ack": "the alarm or the session was acknowledged",
+        "pain": "a pain score was noted",
+        "quiet": "the quiet hours changed",
+    }.get(kind, f"`{kind}`")
+    return f"the cycle changed elsewhere: {what} at {clock(at, now)}"
 
 
 def phase_line(st: State) -> str:
@@ -261,6 +303,8 @@ def phase_line(st: State) -> str:
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"
     if st.cycle and st.phase.end >= st.cycle.window_end:
         return f"Ice off (rest): {left} left; the window ends at {ends}."
+    if st.held is not None:
+        return f"Ice off (rest), held: {held_line(st)}"
     if st.quiet_until:
         return f"Quiet hours until {ends}: no reminders; the next session starts then."
     if st.quiet_next:
@@ -276,6 +320,8 @@ def window_done(c: Counts, window: timedelta, pain: list[int]) -> str:
     )
 
 
+HELD_NOTE = "held: the take-it-off alarm before it was unanswered"
+
 NOTE_WORDS = {
     "missed": "passed while closed",
     "late": "notified late",
@@ -283,11 +329,11 @@ NOTE_WORDS = {
 }
 
 
-def session_note(status: str, confirmed: bool, note: str, ended_by: str) -> str:
+def session_note(status: str, confirmed: bool, note: str, ended_by: str, reason: str = "") -> str:
     """The notes column of a session in history (the CLI and the dashboard alike)."""
     words = [
         "confirmed" if confirmed and status == "done" else "",
-        NOTE_WORDS["missed"] if status == "missed" else "",
+        HELD_NOTE if reason == "held" else NOTE_WORDS["missed"] if status == "missed" else "",
         NOTE_WORDS.get(note, "") if note in ("late", "failed") else "",
         f"ended by {ended_by}" if ended_by in ("pause", "stop") else "",
     ]
@@ -427,7 +473,7 @@ def history_table(
     for n, r in enumerate(rows, 1):
         if r.status == "upcoming":
             continue
-        note = session_note(r.status, r.confirmed, r.note, r.ended_by)
+        note = session_note(r.status, r.confirmed, r.note, r.ended_by, r.reason)
         lines.append(
             f"  {n:>3}  {clock(r.start, now):<16}  "
             f"{r.end.astimezone().strftime('%H:%M'):<5}  {r.status:<11}  {note}"

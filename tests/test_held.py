@@ -1,0 +1,169 @@
+"""While a take-it-off alarm is unanswered, no session begins by the clock (issue 18)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icecycle.cycle import ACTIONS, Cycle, Event, Settings, fold
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+CYC = Cycle(1, T0, Settings())  # 25 on, 90 off, 72 h
+
+
+def at(minutes: float) -> datetime:
+    return T0 + minutes * M
+
+
+def test_an_unanswered_alarm_holds_the_next_session() -> None:
+    events = [Event("started", T0)]  # the person began session 1: its alarm counts
+    st = fold(CYC, events, {}).state_at(at(120))
+    assert st.state == "off"
+    assert st.alarm == at(25) and st.alarm_session == T0
+    assert st.held == at(115) and st.raised == at(115)
+    # as if answered now: a whole rest from now
+    assert st.phase is not None and st.phase.start == at(25) and st.phase.end == at(210)
+    rows = fold(CYC, events, {}).sessions(at(120))
+    assert (rows[1].start, rows[1].status, rows[1].reason) == (at(115), "missed", "held")
+    assert st.missed == 1 and st.done == 1
+    # every would-be start raises it again
+    later = fold(CYC, events, {}).state_at(at(115 * 3 + 1))
+    assert later.held == at(115) and later.raised == at(115 * 3) and later.missed == 3
+
+
+def test_answering_while_held_starts_a_whole_rest_from_the_answer() -> None:
+    events = [Event("started", T0), Event("ack", at(130))]
+    acc = fold(CYC, events, {})
+    st = acc.state_at(at(131))
+    assert st.alarm is None and st.held is None
+    assert st.state == "off" and st.phase is not None and st.phase.end == at(220)
+    assert st.rest_owed == timedelta(minutes=89)
+    assert acc.state_at(at(220)).state == "on"
+    rows = acc.sessions(at(221))
+    assert [(r.start, r.status, r.reason) for r in rows[:3]] == [
+        (T0, "done", ""),
+        (at(115), "missed", "held"),
+        (at(220), "in progress", ""),
+    ]
+
+
+def test_an_answer_before_the_next_session_changes_nothing() -> None:
+    acc = fold(CYC, [Event("started", T0), Event("ack", at(40))], {})
+    assert acc.state_at(at(115)).state == "on"
+    assert acc.state_at(at(115)).phase.start == at(115)  # type: ignore[union-attr]
+
+
+def test_a_session_never_announced_holds_nothing() -> None:
+    # session 2 (115) was announced, session 3 (230) had nobody running: not held at 345
+    events = [Event("started", T0), Event("ack", at(30))]
+    notes = {at(115): "sent"}
+    st = fold(CYC, events, notes).state_at(at(200))
+    assert st.alarm == at(140) and st.held is None  # session 2's alarm is open
+    st = fold(CYC, events, notes).state_at(at(231))
+    assert st.held == at(230) and st.state == "off"  # ... and it holds session 3
+    events.append(Event("ack", at(150)))
+    st = fold(CYC, events, {at(115): "sent", at(230): "passed"}).state_at(at(346))
+    assert st.state == "on" and st.alarm is None and st.held is None
+
+
+def test_resume_with_the_alarm_open_is_held() -> None:
+    events = [Event("started", T0), Event("pause", at(10)), Event("resume", at(200))]
+    acc = fold(CYC, events, {})
+    st = acc.state_at(at(201))
+    assert st.state == "off" and st.alarm == at(10) and st.held == at(200)
+    assert acc.state_at(at(400)).state == "off"
+
+
+def test_quiet_hours_end_with_the_alarm_open_is_held() -> None:
+    import json
+
+    data = json.dumps({"quiet_hours": "10:30-12:00", "tz": "UTC"})
+    events = [Event("started", T0, data)]
+    acc = fold(CYC, events, {})
+    st = acc.state_at(at(130))  # quiet hours ended at 12:00 (120): held there
+    assert st.state == "off" and st.held == at(120)
+    assert acc.sessions(at(130))[1].reason == "held"
+
+
+def test_notes_read_later_fold_again_and_agree() -> None:
+    events = [Event("started", T0), Event("ack", at(30))]
+    base = fold(CYC, events)
+    notes = {at(115): "sent"}
+    assert base.state_at(at(231), notes) == fold(CYC, events, notes).state_at(at(231))
+    base.apply(Event("ack", at(232)))
+    assert base.state_at(at(233), notes) == fold(
+        CYC, [*events, Event("ack", at(232))], notes
+    ).state_at(at(233))
+
+
+# -- the property --------------------------------------------------------------------------
+
+
+@st.composite
+def lives(draw):
+    """Random actions and clock jumps, with a runner open or not at each session start."""
+    on_s, off_s = draw(st.integers(1, 6)), draw(st.integers(1, 10))
+    window_s = draw(st.integers(max(5, on_s), 200))
+    quiet = draw(st.sampled_from([None, "10:00:03-10:00:09"]))
+    cycle = Cycle(1, T0, Settings(on_s, off_s, window_s))
+    import json
+
+    data = json.dumps({"quiet_hours": "10:01-10:02", "tz": "UTC"}) if quiet else None
+    events = [Event("started", T0, data)]
+    t = T0
+    for _ in range(draw(st.integers(0, 10))):
+        t += timedelta(seconds=draw(st.integers(0, 60)), milliseconds=draw(st.integers(0, 999)))
+        events.append(Event(draw(st.sampled_from(ACTIONS)), t))
+    seen = draw(st.sets(st.integers(0, window_s)))  # seconds whose session a runner announced
+    now = t + timedelta(seconds=draw(st.integers(0, 300)))
+    return cycle, events, seen, now
+
+
+@settings(max_examples=150, deadline=None)
+@given(lives())
+def test_no_ice_begins_by_the_clock_while_an_alarm_is_open(life) -> None:
+    cycle, events, seen, now = life
+    # Walk the clock second by second as a runner would, writing notes as it announces.
+    notes: dict[datetime, str] = {}
+    acc = fold(cycle, events, notes)
+    t = T0
+    step = timedelta(milliseconds=500)
+    prev = None
+    while t <= now:
+        st_ = fold(cycle, [e for e in events if e.at <= t], notes).state_at(t)
+        if st_.state == "on" and st_.phase is not None and st_.phase.start not in notes:
+            offset = int((st_.phase.start - T0).total_seconds())
+            notes[st_.phase.start] = "sent" if offset in seen else "passed"
+            st_ = fold(cycle, [e for e in events if e.at <= t], notes).state_at(t)
+        if prev is not None and st_.state == "on" and prev.state != "on":
+            assert st_.phase is not None
+            began_by_person = any(
+                e.kind in ("on", "resume", "started") and st_.phase.start <= e.at <= t
+                for e in events
+            )
+            # (resume: the rest owed was nil, so ice on at once by the person's resume)
+            if not began_by_person:
+                assert prev.alarm is None, (prev, st_)
+        if prev is not None and prev.state == "on" and st_.state != "on" and prev.phase:
+            ended_by_action = any(
+                e.kind in ("off", "skip", "stop") and prev.now < e.at <= t for e in events
+            )
+            announced = (
+                notes.get(prev.phase.start, "") not in ("", "passed")
+                or prev.acknowledged
+                or any(e.kind in ("on", "started") and e.at == prev.phase.start for e in events)
+            )
+            answered = any(e.kind in ("ack", "off") and prev.now < e.at <= t for e in events)
+            if announced and not ended_by_action and not answered and not st_.stopped:
+                assert st_.alarm is not None, (prev, st_)
+        if prev is not None and prev.alarm is not None and st_.alarm is None:
+            # closed only by an answer, a session the person began, or stop
+            assert any(
+                e.kind in ("ack", "off", "on", "stop") and prev.now < e.at <= t for e in events
+            ), (prev, st_)
+        prev = st_
+        t += step
+    del acc
