@@ -207,7 +207,7 @@ def _status_now(ctx: Context) -> State:
     now = ctx.clock.now()
     if store is None or current is None:
         return _idle(now)
-    return fold(*current).state_at(now, store.session_notes(current[0].id))
+    return fold(*current, store.session_notes(current[0].id)).state_at(now)
 
 
 def cmd_start(ctx: Context) -> None:
@@ -294,10 +294,10 @@ def cmd_history(ctx: Context) -> None:
     report = []
     for cycle, stopped in cycles:
         events = store.events(cycle.id)
-        acc = fold(cycle, events)
         notes = store.session_notes(cycle.id)
-        st = acc.state_at(now, notes)
-        rows = acc.sessions(now, notes)
+        acc = fold(cycle, events, notes)
+        st = acc.state_at(now)
+        rows = acc.sessions(now)
         pain: list[dict[str, Any]] = [
             {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
             for e in events

@@ -414,7 +414,9 @@ class Fold:
         if self.notes_key is None:
             return q  # no notes, so nothing known of who was told: the plan as made
         if seg.first == ON and seg.by_person:
-            carry = None  # the person began this session: the alarm before it is over
+            # `on` or `start`: the person began this session, and the alarm before it is
+            # over. (`resume` owing no rest does not: with an alarm open it stays held.)
+            carry = None
         x: int | None
         if carry is not None:
             x = self._next_on(seg, q, after)
@@ -441,7 +443,7 @@ class Fold:
     def _first_announced(self, seg: _Segment, q: _Hold, after: int) -> int | None:
         """The start of seg's first session that someone was told of, began or confirmed,
         and that has not ended by `after` (None: none before q.x)."""
-        if seg.first == ON and seg.by_person and seg.start + self.on > after:
+        if _person_on(seg) and seg.start + self.on > after:
             return seg.start
         ann = self._ann
         for i in range(bisect_left(ann, max(seg.start, after - self.on + 1)), len(ann)):
@@ -597,9 +599,13 @@ class Fold:
         if held is not None and name == OFF:  # as if answered now: a whole rest from now
             p = next(self._ahead(t))
         quiet_next = quiet_until = None
-        if p.kind == OFF and hold is not None and hold.quiet and p.start == hold.off_start:
-            quiet_next = _dt(hold.resume) if hold.resume is not None else None
-            if t >= hold.x and hold.resume is not None:
+        qh = hold
+        if hold is not None and hold.then is not None and hold.x == hold.then.x:
+            # The alarm is still open at quiet hours' end: they are quiet all the same.
+            qh = hold.then if held is None else None
+        if p.kind == OFF and qh is not None and qh.quiet and p.start == qh.off_start:
+            quiet_next = _dt(qh.resume) if qh.resume is not None else None
+            if t >= qh.x and qh.resume is not None:
                 quiet_until = quiet_next
         acked = p.start in self.confirmed if p.kind == ON else alarm is None
         phase = _phase(p)
@@ -723,7 +729,7 @@ class Fold:
                     under_way = seg is not None and p.start <= t
                     status: SessionStatus = "in progress" if under_way else "upcoming"
                     rows.append((p.start, p.end, status, "time"))
-        rows.sort()
+        rows.sort(key=lambda r: (r[0], r[1]))  # stable: same-instant rows in event order
         return rows
 
     def _held_rows(self, seg: _Segment, hold: _Hold | None, until: int) -> list[_Row]:
@@ -786,6 +792,10 @@ class Fold:
             )
             for a, b, status, by in self._rows(t, seg, hold, passed)
         ]
+
+    def with_notes(self, notes: Mapping[datetime, str]) -> Fold:
+        """These events folded with these notes (itself, if they announce the same)."""
+        return self._for(notes)
 
     def _for(self, notes: Mapping[datetime, str]) -> Fold:
         """These events folded with these notes: which sessions were announced decides
@@ -972,6 +982,11 @@ class Fold:
         span = doc.get("quiet_hours") if isinstance(doc, dict) else None
         self.quiet = _parse_quiet(span) if isinstance(span, str) and span else None
         self.tz = _zone(doc.get("tz")) if self.quiet else None
+
+
+def _person_on(seg: _Segment) -> bool:
+    """seg begins with ice that the person put on (`on`, `start`, `resume` owing no rest)."""
+    return seg.by_person and (seg.first == ON or seg.first_len == 0)
 
 
 def _count(rows: list[_Row], confirmed: set[int]) -> Counts:

@@ -113,7 +113,8 @@ class Runner:
             self.cycle, self.events, self.acc = None, [], None
         else:
             self.cycle, self.events = current
-            self.acc = fold(self.cycle, self.events)
+            self.notes = self.store.session_notes(self.cycle.id)
+            self.acc = fold(self.cycle, self.events, self.notes)
 
     def state(self) -> State | None:
         return self.acc.state_at(self.clock.now(), self.notes) if self.acc else None
@@ -148,7 +149,8 @@ class Runner:
             return out
         cyc = self.cycle
         notes = self.notes = self.store.session_notes(cyc.id)
-        st = self.acc.state_at(now, notes)
+        self.acc = self.acc.with_notes(notes)  # (the dashboard reads its plan from it)
+        st = self.acc.state_at(now)
         self._env = hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)

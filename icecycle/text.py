@@ -267,10 +267,14 @@ HELD_TITLE = "Take the ice off now: the alarm is still unanswered"
 def held_alarm_body(st: State) -> str:
     """The alarm raised again at a session start the open alarm held."""
     assert st.alarm is not None
+    then = (
+        "then answer it; the window has ended, so no session follows."
+        if st.state == "done"
+        else "then answer: the next session starts a full rest after your answer."
+    )
     return (
         f"The {clock(st.alarm, st.now)} take-it-off was never answered. If the ice is still "
-        "on, take it off now, then answer: the next session starts a full rest after your "
-        "answer."
+        f"on, take it off now, {then}"
     )
 
 
@@ -423,16 +427,25 @@ def started(st: State, replaced: State | None) -> str:
         f"window ends {clock(st.cycle.window_end, now)})"
     )
     if st.state == "off":
-        on_skin = replaced is not None and (replaced.state == "on" or replaced.alarm is not None)
+        # The alarm the last cycle left unanswered rings on in this one (st.alarm).
+        on_skin = st.alarm is not None or (replaced is not None and replaced.state == "on")
         first = f"{TAKE_OFF} " if on_skin else ""
+        old = "The old cycle is stopped." if replaced is not None else "The last window is over."
+        answer = (
+            " Its take-it-off alarm is still unanswered: answer it (`icecycle ack`) once the "
+            "ice is off."
+            if st.alarm is not None
+            else ""
+        )
         if st.phase.end >= st.cycle.window_end:
             return (
-                f"{first}The old cycle is stopped. Started a new one, resting first; no session "
+                f"{first}{old} Started a new one, resting first; no session "
                 f"fits before its window ends at {clock(st.cycle.window_end, now)} {lengths}."
+                f"{answer}"
             )
         return (
-            f"{first}The old cycle is stopped. Started a new one, resting first: ice on at "
-            f"{clock(st.phase.end, now)} {lengths}."
+            f"{first}{old} Started a new one, resting first: ice on at "
+            f"{clock(st.phase.end, now)} {lengths}.{answer}"
         )
     return f"Started: ice on now, off at {clock(st.phase.end, now)} {lengths}. {TOWEL}"
 

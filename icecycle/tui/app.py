@@ -189,7 +189,7 @@ class IceCycleApp(App[None]):
             self.show_notice("")  # a new cycle: the last one's notices are done with
         self.state = st
         self.urgent = st.alarm is not None
-        key = (st.state, st.phase.start if st.phase else None, st.alarm)
+        key = (st.state, st.phase.start if st.phase else None, st.alarm, st.raised)
         if key != self._phase_key:
             self._phase_changed(st, self._phase_key)
             self._phase_key = key
@@ -226,8 +226,13 @@ class IceCycleApp(App[None]):
                 towel_for(start, st.phase.end, st.now),
                 lambda answer: self._towel_answer(answer, start),
             )
-        elif st.alarm is not None and (first or before[2] != st.alarm):  # type: ignore[index]
+        elif st.alarm is not None and (first or before[2:] != (st.alarm, st.raised)):  # type: ignore[index]
             self.ring()
+            if st.raised is not None:  # a session start it held: raised again, on every screen
+                self.show_notice(text.held_alarm_body(st))
+                self.notify(
+                    text.held_alarm_body(st), title=text.HELD_TITLE, severity="error", timeout=60
+                )
         if st.state == "done" and not first and before is not None and before[0] != "done":
             self.show_notice(
                 f"The window is over: {text.counts_line(st.counts)}. Press n for a new cycle."
