@@ -21,7 +21,7 @@ import os
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from icecycle.cycle import Cycle, Event, fold, sessions
+from icecycle.cycle import Cycle, Event, fold
 
 if TYPE_CHECKING:
     from icecycle.store import Store
@@ -138,15 +138,18 @@ def plan(store: Store, now: datetime) -> tuple[Export, dict[int, list[Entry]]]:
     state, keep = "stopped", False
     if current is not None:
         cycle, events = current
-        st = fold(cycle, events).state_at(now)
+        acc = fold(cycle, events, store.session_notes(cycle.id))
+        st = acc.state_at(now)
         state = st.state
         # Quiet hours pause the cycle until a set time, and it resumes by itself: the sessions
         # after them are real. A pause by hand has no end: the phone must go quiet.
-        keep = state in ("on", "off") or (
+        # Held by an unanswered take-it-off alarm: no session has a time until someone
+        # answers, so the phone must go quiet too (the alarm rings on the computer).
+        keep = (state in ("on", "off") and st.held is None) or (
             state == "paused" and getattr(st, "quiet_until", None) is not None
         )
         if state in ("on", "off", "paused"):
-            for number, s in enumerate(sessions(cycle, events, now), 1):
+            for number, s in enumerate(acc.sessions(now), 1):
                 if s.status in (UPCOMING, IN_PROGRESS):
                     status = s.status if keep else CANCELLED
                     entry = Entry(uid(cycle, number), 0, s.start, s.end, status)

@@ -183,3 +183,79 @@ def test_no_ice_begins_by_the_clock_while_an_alarm_is_open(life) -> None:
         prev = st_
         t += step
     del acc
+
+
+# -- every path that begins ice: a new cycle over an open alarm --------------------------
+
+
+def _state(run):
+    import json
+
+    return json.loads(run("status", "--json").out)
+
+
+def test_start_after_the_window_ended_with_the_alarm_open_rests_first(run, clock) -> None:
+    assert run("start", "--on", "1m", "--off", "2m", "--window", "5m").code == 0
+    clock.advance(minutes=6)  # the window ended; the 10:01 take-it-off never answered
+    doc = _state(run)
+    assert doc["state"] == "done" and doc["alarm"] is not None
+    r = run("start", "--on", "1m", "--off", "2m", "--window", "1h")
+    assert r.code == 0, r.err
+    assert r.out.startswith("Take the ice off now. The last window is over.")
+    assert "still unanswered" in r.out
+    doc = _state(run)
+    assert doc["state"] == "off"  # never ice first
+    assert doc["alarm"] is not None  # not silently closed: it rings on in the new cycle
+    assert doc["alarm_session"]["start"].endswith("10:00:00+00:00")
+    assert doc["phase"]["remaining_s"] == 120  # a whole rest of the new cycle
+    clock.advance(minutes=2)
+    assert _state(run)["state"] == "off"  # the first session is held until answered
+    assert run("ack").code == 0
+    clock.advance(minutes=2)
+    assert _state(run)["state"] == "on"
+
+
+def test_start_within_a_rest_of_the_last_ice_owes_the_rest(run, clock) -> None:
+    run("start", "--on", "1m", "--off", "10m", "--window", "2m")
+    clock.advance(seconds=90)
+    assert run("ack").code == 0
+    clock.advance(seconds=40)  # the window ended 2m 10s after the start; 70 s of rest
+    assert run("start", "--on", "1m", "--off", "10m").code == 0
+    doc = _state(run)
+    assert doc["state"] == "off" and doc["alarm"] is None
+    assert doc["phase"]["remaining_s"] == 600 - 70
+
+
+def test_the_rest_owed_is_kept_to_the_microsecond(run, clock) -> None:
+    from icecycle.store import Store
+
+    run("start", "--on", "25m", "--off", "90m")
+    clock.advance(minutes=30, microseconds=250_000)
+    assert run("ack").code == 0  # the alarm answered before the next session
+    clock.advance(minutes=1)
+    assert run("start", "--force", "--off", "90m").code == 0
+    store = Store.open(clock_dir(run))
+    assert store is not None
+    cycle, events = store.current()  # type: ignore[misc]
+    import json
+
+    rest_us = json.loads(events[0].data)["rest_us"]
+    assert rest_us == 5_039_750_000  # 90m - 6m 0.25s: nothing cut off
+
+
+def clock_dir(run):
+    import os
+
+    return os.environ["ICECYCLE_DATA_DIR"]
+
+
+def test_the_protected_rest_counts_the_new_cycles_own_rest(run, clock) -> None:
+    """start --force while the ice is on, with another off length: the rest owed is the
+    new cycle's own whole rest, counting down (not the 90 minutes of a default length)."""
+    run("start")
+    clock.advance(minutes=5)
+    assert run("start", "--force", "--off", "10m").code == 0
+    clock.advance(minutes=3)
+    r = run("on")
+    assert r.code == 0
+    assert "7m" in r.err and "1h 29m" not in r.err
