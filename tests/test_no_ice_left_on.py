@@ -279,6 +279,85 @@ async def test_a_72_hour_cycle_with_random_actions_never_leaves_ice_on(
     assert counts["alarms sent"] >= len(needs_alarm) - len(superseded)
 
 
+@pytest.mark.parametrize("seed", range(6))
+async def test_a_72_hour_cycle_with_sleeps_rings_before_any_ice_on(
+    store, clock, data_dir, seed
+) -> None:
+    """Issue 18: the same 72 h, with the computer asleep (the runner stopped, then going on)
+    and the dashboard closed (a new runner later) across session boundaries. Every session
+    that ended unanswered is followed by its take-it-off or the alarm raised again before
+    any ice-on notice, unless someone answered first."""
+    from icecycle.notify import Notice, Result
+
+    rng = random.Random(1800 + seed)
+    quiet = json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+    cid = begin(store, Settings(), T0, quiet)
+    sent: list[tuple[datetime, Notice]] = []
+
+    class Timed:
+        name = "timed"
+
+        def send(self, notice: Notice) -> Result:
+            sent.append((clock.now(), notice))
+            return Result(self.name, True)
+
+    def open_runner() -> Runner:
+        return Runner(store, clock, Timed(), repeat_every=timedelta(minutes=2), repeat_count=3)
+
+    runner = open_runner()
+    await runner.run_once()
+    person = Store.open(data_dir)
+    assert person is not None
+    end = T0 + timedelta(hours=72, minutes=10)
+    asleep = closed = 0
+    while clock.now() < end:
+        if rng.random() < 0.1:  # nothing runs for a while, across boundaries
+            clock.advance(rng.uniform(1800, 5 * 3600))
+            if rng.random() < 0.5:
+                runner, closed = open_runner(), closed + 1  # the dashboard closed, reopened
+            else:
+                asleep += 1  # SIGSTOP or suspend: the same runner goes on
+        else:
+            nxt = runner.armed or end
+            wait = (nxt - clock.now()).total_seconds()
+            clock.advance(max(1.0, min(wait, rng.uniform(60, 3600))))
+        if rng.random() < 0.2:
+            kind = rng.choice(["pause", "resume", "skip", "ack", "ack", "off", "on"])
+            f = fold(*person.current())  # type: ignore[misc]
+            if f.check(kind, clock.now(), person.session_notes(cid)) is None:
+                person.append(cid, kind, clock.now())
+        await runner.run_once()
+    current = store.current()
+    assert current is not None
+    cycle, events = current
+    rows = fold(cycle, events).sessions(clock.now(), store.session_notes(cycle.id))
+    ended = [r for r in rows if r.status not in ("upcoming", "in progress")]
+    needs_alarm = [
+        r for r in ended if r.ended_by not in ("off", "skip", "stop") and r.status != "missed"
+    ]
+    for r in needs_alarm:
+        ice_on = [at for at, n in sent if n.kind == "on" and at > r.end]
+        until = ice_on[0] if ice_on else clock.now()
+        rang = [at for at, n in sent if n.kind in ("off", "again") and n.moment == r.end]
+        answered = [
+            e for e in events if r.end <= e.at <= until and e.kind in ("ack", "off", "on", "stop")
+        ]
+        assert (rang and rang[0] <= until) or answered, (r, until, rang)
+    held = [r for r in rows if getattr(r, "reason", "") == "held"]
+    counts = {
+        "sessions": len(ended),
+        "needing an alarm": len(needs_alarm),
+        "held": len(held),
+        "take-it-off sent": sum(n.kind == "off" for _, n in sent),
+        "raised again": sum(n.kind == "again" for _, n in sent),
+        "ice on sent": sum(n.kind == "on" for _, n in sent),
+        "reminders": sum(n.kind == "remind" for _, n in sent),
+        "asleep": asleep,
+        "closed": closed,
+    }
+    print(f"72 h run with sleeps, seed {seed}:", counts)
+
+
 def test_stop_or_force_start_with_the_alarm_unanswered_say_take_it_off(run, clock) -> None:
     """Found by a second new user: the alarm rang, nobody answered, then `start --force`
     (or `stop`): the reply must still say to take the ice off, and the new cycle rests."""
