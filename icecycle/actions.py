@@ -217,11 +217,14 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
             owed = _rest_left(acc, st, plan.settings)
             if owed > timedelta(0):
                 data = _with(data, rest_us=owed // timedelta(microseconds=1))
-            if st.alarm is not None:  # ice maybe still on: it rings on in the new cycle
+            alarm, session = st.alarm, st.alarm_session
+            if st.state == "on" and st.phase is not None:  # the ice is on: it comes off now
+                alarm, session = now, st.phase.start
+            if alarm is not None:  # the ice may be on: the alarm rings on in the new cycle
                 data = _with(
                     data,
-                    alarm=st.alarm.isoformat(),
-                    alarm_session=(st.alarm_session or st.alarm).isoformat(),
+                    alarm=alarm.isoformat(),
+                    alarm_session=(session or alarm).isoformat(),
                 )
         since = now if plan.since_now else plan.since
         cycle = store.new_cycle(since, plan.settings, now, data)

@@ -27,6 +27,8 @@ ORPHAN_LOOK = timedelta(seconds=3)
 
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
+#: ... and never one sent sooner than this (the 1 s tick noticing a `start` is not late).
+LATE_MIN = timedelta(seconds=3)
 #: How long past the notifier's own time limit a claim may stay unsettled before another
 #: runner (or this one, restarted) delivers it: its owner was killed, or hung.
 LEASE_MARGIN = timedelta(seconds=5)
@@ -158,8 +160,8 @@ class Runner:
             self._record_passed(phase.start if phase else now, now, notes)
             self._phase_seen = seen
         if st.state == "on" and phase:
-            # Late: past the grace, or (with lengths of seconds, to try it out) a quarter in.
-            late = now - phase.start > min(LATE_AFTER, phase.length / 4)
+            # Late: past the grace, or (with short lengths, to try it out) a quarter in.
+            late = now - phase.start > min(LATE_AFTER, max(LATE_MIN, phase.length / 4))
             out += self._claim(
                 "on",
                 phase.start,

@@ -259,3 +259,34 @@ def test_the_protected_rest_counts_the_new_cycles_own_rest(run, clock) -> None:
     r = run("on")
     assert r.code == 0
     assert "7m" in r.err and "1h 29m" not in r.err
+
+
+# -- start --force while the ice is on, seen by an open dashboard ---------------------------
+
+
+async def test_force_start_during_ice_on_rings_on_an_open_dashboard(data_dir, clock) -> None:
+    from icecycle.actions import plan_start, start
+    from icecycle.config import Config
+
+    from .tui_helpers import app_for, open_store, start_cycle, text_of
+
+    store = open_store(data_dir)
+    start_cycle(store)
+    app = app_for(store, clock)
+    rec = app.runner.notifier
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bells = app.bells  # type: ignore[attr-defined]
+        assert app.state is not None and app.state.state == "on"
+        clock.advance(minutes=5)
+        cfg = Config()
+        start(open_store(data_dir), plan_start(cfg, clock.now()), clock.now, cfg, force=True)
+        for _ in range(3):
+            clock.advance(1)
+            await app.sync()
+            await pilot.pause()
+        assert app.urgent and text_of(app, "#headline") == "TAKE THE ICE OFF NOW"
+        assert app.bells > bells  # type: ignore[attr-defined]
+        offs = [n for n in rec.sent if n.kind == "off"]  # type: ignore[attr-defined]
+        assert len(offs) == 1 and offs[0].urgency == "critical"
+        assert app.state.state == "off" and app.state.alarm is not None
