@@ -50,7 +50,14 @@ def test_status_json_has_exactly_the_documented_keys(run, clock) -> None:
         "sessions",
         "settings",
         "alarm",  # added by issue 10: when the ice should have come off, if unanswered
+        "alarm_session",  # issue 18: the session that alarm belongs to
+        "held",  # issue 18: while it holds the schedule, since when
     }
+    assert doc["alarm_session"] == {
+        "start": "2026-11-25T10:00:00+00:00",
+        "ended": "2026-11-25T10:25:00+00:00",
+    }
+    assert doc["held"] is None
     assert doc["alarm"] == "2026-11-25T10:25:00+00:00"
     assert set(doc["phase"]) == {"kind", "started", "ends", "remaining_s"}
     assert set(doc["window"]) == {"start", "end", "length_s", "elapsed_s", "remaining_s"}

@@ -236,7 +236,7 @@ def test_the_rest_owed_is_kept_to_the_microsecond(run, clock) -> None:
     assert run("start", "--force", "--off", "90m").code == 0
     store = Store.open(clock_dir(run))
     assert store is not None
-    cycle, events = store.current()  # type: ignore[misc]
+    _cycle, events = store.current()  # type: ignore[misc]
     import json
 
     rest_us = json.loads(events[0].data)["rest_us"]
