@@ -285,7 +285,14 @@ class Done(NamedTuple):
     acc: Fold
 
 
-def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "commands") -> Done:
+def act(
+    store: Store | None,
+    kind: str,
+    clock: Now,
+    audience: text.Audience = "commands",
+    *,
+    again: bool = True,
+) -> Done:
     """Check an action against the state now and append it, in one transaction.
 
     The clock is read once the write lock is held, so no event is ever stamped earlier
@@ -312,9 +319,19 @@ def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "c
         reason = acc.check(kind, now)
         if reason is not None:
             raise Refused(text.refusal(kind, before, reason, audience))
+        if kind == "skip" and not again and skipped_in_this_rest(before, events):
+            raise Refused(text.second_skip(before, audience))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
     return Done(kind, before, acc.state_at(now), acc)
+
+
+def skipped_in_this_rest(st: State, events: list[Event]) -> bool:
+    """Whether a session was already skipped during the rest going on now: a second `s`
+    pressed quickly would skip another, so it asks (the CLI wants --again)."""
+    if st.state != "off" or st.phase is None:
+        return False
+    return any(e.kind == "skip" and e.at >= st.phase.start for e in events)
 
 
 def record_pain(store: Store | None, score: int, clock: Now) -> list[int]:
@@ -344,6 +361,7 @@ __all__ = [
     "parse_since",
     "plan_start",
     "record_pain",
+    "skipped_in_this_rest",
     "start",
     "start_cycle",
     "sync_quiet_hours",

@@ -144,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("stop", "end the cycle (it stays in history)"),
         ("ack", "acknowledge the current prompt (towel reminder, ice-off alarm)"),
     ]:
-        cmd(name, help_text)
+        sub_cmd = cmd(name, help_text)
+        if name == "skip":
+            sub_cmd.add_argument(
+                "--again",
+                action="store_true",
+                help="skip another session in the same rest (one skip per rest without it)",
+            )
     history = cmd("history", "every session so far, with totals")
     history.add_argument("--json", action="store_true", help="JSON instead of a table")
     pain = cmd("pain", "record how much it hurts now, 0 (none) to 10 (worst)")
@@ -274,7 +280,10 @@ def _status_waybar(ctx: Context) -> None:
 
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
-    kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, ctx.clock.now)
+    again = bool(getattr(ctx.args, "again", False))
+    kind, before, after, acc = actions.act(
+        ctx.store(), ctx.args.command, ctx.clock.now, again=again
+    )
     if kind == "on" and before.rest_owed.total_seconds() >= 1:
         ctx.warn(text.rest_owed_warning(before, acc.cycle.settings))
     ctx.say(text.confirmation(kind, before, after, acc))

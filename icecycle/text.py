@@ -17,6 +17,18 @@ PROTOCOL = (
     "For the first 48 to 72 hours after a back spasm: ice on for 25 minutes, then off for "
     "90 minutes, and again, for as long as the window lasts."
 )
+
+
+def protocol(on_s: int, off_s: int, window_s: int) -> str:
+    """The protocol in the lengths that will be used (the start screen, from the config)."""
+    if (on_s, off_s) == (25 * 60, 90 * 60) and window_s in (48 * 3600, 72 * 3600):
+        return PROTOCOL
+    return (
+        f"Ice on for {format_span(on_s)}, then off for {format_span(off_s)}, and again, for "
+        f"as long as the window lasts ({format_span(window_s)}), as your settings say."
+    )
+
+
 TIPS = [
     "Before you roll over, sit up or stand, press four fingers flat beside your spine over the "
     "spasm. If it grips as you move, press a little harder and wait for it to let go, then try "
@@ -196,7 +208,17 @@ def rest_owed_warning(st: State, settings: Settings) -> str:
 def next_session(st: State, upcoming_on: datetime | None) -> str:
     if upcoming_on is None:
         return "No more sessions in this window."
-    return f"Next session at {clock(upcoming_on, st.now)}."
+    wait = format_duration((upcoming_on - st.now).total_seconds(), with_seconds=False)
+    return f"Next session at {clock(upcoming_on, st.now)} (in {wait})."
+
+
+def second_skip(st: State, audience: Audience = "commands") -> str:
+    """Refusing a second skip in one rest, unless asked again."""
+    how = "press s again and confirm" if audience == "keys" else "`icecycle skip --again`"
+    return (
+        "a session was already skipped in this rest; skipping another leaves a long gap "
+        f"without ice ({describe(st)}); to skip one more anyway: {how}"
+    )
 
 
 def next_change(st: State) -> str:
@@ -378,8 +400,8 @@ def confirmation(
     if kind == "off":
         return f"Ice off; that session counts as done. {nxt}"
     if kind == "skip" and before.state == "on":
-        # Confirmed on: the ice is on the skin now, so say first to take it off.
-        first = f"{TAKE_OFF} " if before.acknowledged else ""
+        # The ice may be on the skin (confirmed or not): say first to take it off.
+        first = f"{TAKE_OFF} "
         return f"{first}Session skipped; rest as usual. {nxt}"
     if kind == "skip":
         skipped = before.phase.end if before.phase else now

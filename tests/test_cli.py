@@ -80,10 +80,13 @@ def test_every_action_confirms_in_one_line(run, clock) -> None:
     run("start")
     steps = [
         ("ack", "Confirmed: ice is on"),
-        ("off", "Ice off; that session counts as done. Next session at 11:40."),
-        ("skip", "The 11:40 session is skipped; the rest runs on. Next session at 13:35."),
+        ("off", "Ice off; that session counts as done. Next session at 11:40 (in 1h 30m)."),
+        (
+            "skip",
+            "The 11:40 session is skipped; the rest runs on. Next session at 13:35 (in 3h 20m).",
+        ),
         ("on", "Ice on until 10:40."),
-        ("skip", "Session skipped; rest as usual. Next session at 11:50."),
+        ("skip", "Session skipped; rest as usual. Next session at 11:50 (in 1h 30m)."),
         ("pause", "Paused: no reminders until you resume (`icecycle resume`)."),
         ("resume", "Resumed: rest still owed until 11:50, then ice on."),
         ("stop", "Stopped the cycle (1 done (1 confirmed) · 0 missed · 2 skipped · 0 left)"),

@@ -290,3 +290,68 @@ async def test_force_start_during_ice_on_rings_on_an_open_dashboard(data_dir, cl
         offs = [n for n in rec.sent if n.kind == "off"]  # type: ignore[attr-defined]
         assert len(offs) == 1 and offs[0].urgency == "critical"
         assert app.state.state == "off" and app.state.alarm is not None
+
+
+# -- skipping twice in one rest ------------------------------------------------------------
+
+
+def test_a_second_skip_in_one_rest_needs_again(run, clock) -> None:
+    run("start")
+    clock.advance(minutes=26)
+    run("ack")
+    first = run("skip")
+    assert first.code == 0 and "Next session at 13:50 (in 3h 24m)." in first.out
+    second = run("skip")
+    assert second.code == 1 and "already skipped in this rest" in second.err
+    assert "icecycle skip --again" in second.err
+    assert run("skip", "--again").code == 0
+
+
+async def test_s_pressed_twice_asks_before_skipping_another(data_dir, clock) -> None:
+    from icecycle.tui.screens.confirm import ConfirmScreen
+
+    from .tui_helpers import app_for, open_store, start_cycle
+
+    store = open_store(data_dir)
+    cid = start_cycle(store)
+    clock.advance(minutes=26)
+    store.append(cid, "ack", clock.now())
+    app = app_for(store, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert [e.kind for e in store.events(cid)].count("skip") == 1
+        await pilot.press("enter")  # the default keeps the session
+        await pilot.pause()
+        assert [e.kind for e in store.events(cid)].count("skip") == 1
+
+
+# -- smaller things (issue 18, item 7) --------------------------------------------------------
+
+
+def test_skip_during_ice_on_says_take_it_off(run, clock) -> None:
+    run("start")
+    clock.advance(minutes=3)
+    r = run("skip")  # never confirmed: the ice may be on all the same
+    assert r.code == 0 and r.out.startswith("Take the ice off now. Session skipped")
+
+
+def test_the_start_screen_says_the_lengths_of_the_config() -> None:
+    from icecycle.text import PROTOCOL, protocol
+
+    assert protocol(25 * 60, 90 * 60, 72 * 3600) == PROTOCOL
+    said = protocol(20 * 60, 60 * 60, 48 * 3600)
+    assert "20m" in said and "1h" in said and "25 minutes" not in said
+
+
+def test_the_daemon_log_says_what_changed_elsewhere() -> None:
+    from icecycle.text import changed_elsewhere
+
+    line = changed_elsewhere("ack", T0, T0)
+    assert line == "the cycle changed elsewhere: the alarm or the session was acknowledged at 10:00"
+    assert "`pause`" in changed_elsewhere("pause", T0, T0)

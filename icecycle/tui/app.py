@@ -371,7 +371,29 @@ class IceCycleApp(App[None]):
         self.perform("ack")
 
     def action_skip(self) -> None:
+        st = self.state
+        if st is not None and actions.skipped_in_this_rest(st, self.runner.events):
+            self._ask_before_second_skip(st)
+            return
         self.perform("skip")
+
+    def _ask_before_second_skip(self, st: State) -> None:
+        """A second `s` in one rest (pressed twice quickly?): ask, keeping the session."""
+        from icecycle.tui.screens.confirm import ConfirmScreen
+
+        dialog = ConfirmScreen(
+            "Skip another session?",
+            f"A session was already skipped in this rest ({text.describe(st)}). "
+            "Skipping one more leaves a long gap without ice. Skip it too?",
+            yes="Skip another",
+            no="Keep it",
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.perform("skip")
+
+        self._open_once(dialog, answer)
 
     def action_pause_resume(self) -> None:
         if self.state is not None:
