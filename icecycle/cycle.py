@@ -896,7 +896,6 @@ class Fold:
         if not applies:
             self.ignored += 1
             return
-        open_now = self._open_at(seg, hold, t)
         if kind == "ack":
             if name == ON:
                 assert seg is not None
@@ -922,7 +921,7 @@ class Fold:
             self._set_seg(self._resumed(t), t)  # an alarm still open holds it again
             return
         if kind == "skip" and name == OFF:
-            self.carry = open_now
+            self.carry = self._open_at(seg, hold, t)
             self._skip_ahead(t)
             return
         if name == ON:
@@ -931,7 +930,7 @@ class Fold:
             # A session cut short by a pause still rings; by off, skip or stop it does not.
             self.carry = (t, start) if kind == "pause" else None
         else:
-            self.carry = None if kind in ("on", "stop") else open_now
+            self.carry = None if kind in ("on", "stop") else self._open_at(seg, hold, t)
         if self.seg is not None:
             self._end_segment(t, kind)  # type: ignore[arg-type]
         if kind == "on":
