@@ -365,3 +365,74 @@ def test_the_daemon_log_says_what_changed_elsewhere() -> None:
     line = changed_elsewhere("ack", T0, T0)
     assert line == "the cycle changed elsewhere: the alarm or the session was acknowledged at 10:00"
     assert "`pause`" in changed_elsewhere("pause", T0, T0)
+
+
+def test_status_waybar_hook_and_history_say_the_same_about_a_held_schedule(run, clock) -> None:
+    import json
+
+    from icecycle.cycle import fold as fold_
+    from icecycle.formats import hook_env
+    from icecycle.store import Store
+
+    run("start")  # the first session's take-it-off at 10:25 is never answered
+    clock.advance(minutes=130)  # 12:10: the 11:55 session was held
+    text = run("status").out
+    assert "TAKE THE ICE OFF NOW" in text and "The 11:55 session did not start" in text
+    doc = json.loads(run("status", "--json").out)
+    assert doc["held"] == {
+        "since": "2026-11-25T11:55:00+00:00",
+        "raised": "2026-11-25T11:55:00+00:00",
+    }
+    bar = json.loads(run("status", "--waybar").out)
+    assert "urgent" in bar["class"] and "11:55 session did not start" in bar["tooltip"]
+    hist = run("history").out
+    assert "held: the take-it-off alarm before it was unanswered" in hist
+    sessions = json.loads(run("history", "--json").out)["cycles"][0]["sessions"]
+    assert [(s["status"], s["reason"]) for s in sessions[:2]] == [
+        ("done", None),
+        ("missed", "held"),
+    ]
+    store = Store.open(clock_dir(run))
+    assert store is not None
+    cycle, events = store.current()  # type: ignore[misc]
+    env = dict(hook_env(fold_(cycle, events, store.session_notes(cycle.id)).state_at(clock.now())))
+    assert env["ICECYCLE_HELD"] == "2026-11-25T11:55:00+00:00"
+    assert env["ICECYCLE_ALARM"] == "2026-11-25T10:25:00+00:00"
+
+
+async def test_a_runner_reopened_in_the_next_session_raises_the_alarm_not_ice_on(
+    data_dir, clock
+) -> None:
+    """The dashboard or the daemon killed after the session was announced, reopened
+    during the next one: the alarm raised again, never "Ice on"; after the answer, the
+    next ice a whole rest later."""
+    from icecycle.runner import Runner
+    from icecycle.store import Store
+
+    from .test_runner import Recorder
+
+    store = Store.open(data_dir)
+    assert store is not None
+    with store.transaction():
+        cid = store.new_cycle(T0, Settings(), T0).id
+    first = Recorder()
+    await Runner(store, clock, first).run_once()  # "Ice on" at 10:00, then killed
+    assert [n.kind for n in first.sent] == ["on"]
+    clock.advance(minutes=120)  # 12:00: the 11:55 session would be on
+    rec = Recorder()
+    runner = Runner(store, clock, rec)
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["again"]
+    assert ("ICECYCLE_LATE", "1") in rec.sent[0].env
+    assert ("ICECYCLE_HELD", "2026-11-25T11:55:00+00:00") in rec.sent[0].env
+    st = runner.state()
+    assert st is not None and st.state == "off" and st.missed == 1
+    other = Store.open(data_dir)  # `icecycle ack`
+    assert other is not None
+    other.append(cid, "ack", clock.now())
+    clock.advance(minutes=89)
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["again"]
+    clock.advance(minutes=1)  # 13:30: a whole rest after the answer
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["again", "on"]
