@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from icecycle import text
@@ -199,28 +199,55 @@ class Started(NamedTuple):
 
 def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = False) -> Started:
     """Begin a cycle, stopping a finished one (or, with force, a running one) first. It
-    records the config's quiet hours and the zone they are read in."""
+    records the config's quiet hours and the zone they are read in.
+
+    Whatever the last cycle left (ice on, its take-it-off alarm unanswered, a rest not over
+    since its last ice), the new one begins with the rest owed, never with ice; an open
+    alarm goes on into the new cycle, ringing until someone answers it."""
     data = cycle_data(cfg)
     with store.transaction():
         now = clock()
         current = store.current()
         replaced = None
         if current:
-            st = fold(*current).state_at(now)
+            acc = fold(*current, store.session_notes(current[0].id))
+            st = acc.state_at(now)
             if st.state != "done" and not force:
                 raise Refused(text.already_running(st))
             replaced = st if st.state != "done" else None
             store.append(current[0].id, "stop", now)
-            # Ice on (or not rested enough) when replaced: the new cycle begins with the
-            # rest owed, never with more ice at once.
-            owed = plan.settings.off_s if st.state == "on" else st.rest_owed.total_seconds()
-            if st.alarm is not None:  # ice maybe still on: a whole rest, as after `off`
-                owed = plan.settings.off_s
-            if replaced is not None and owed >= 1:
-                data = _with(data, rest_s=int(owed))
+            owed = _rest_left(acc, st, plan.settings)
+            if owed > timedelta(0):
+                data = _with(data, rest_us=owed // timedelta(microseconds=1))
+            alarm, session = st.alarm, st.alarm_session
+            if st.state == "on" and st.phase is not None:  # the ice is on: it comes off now
+                alarm, session = now, st.phase.start
+            if alarm is not None:  # the ice may be on: the alarm rings on in the new cycle
+                data = _with(
+                    data,
+                    alarm=alarm.isoformat(),
+                    alarm_session=(session or alarm).isoformat(),
+                )
         since = now if plan.since_now else plan.since
         cycle = store.new_cycle(since, plan.settings, now, data)
     return Started(cycle, fold(cycle, [Event("started", now, data)]).state_at(now), replaced)
+
+
+def _rest_left(acc: Fold, st: State, settings: Settings) -> timedelta:
+    """The rest a new cycle owes first, to the microsecond: a whole one (of the new length)
+    if the ice is on or its alarm unanswered, else what is left of the last one."""
+    if st.state == "on" or st.alarm is not None:
+        return settings.off
+    if st.state != "done":
+        return st.rest_owed
+    # The window ended: a rest (the old cycle's) from the last time ice came off.
+    ends = [s.end for s in acc.sessions(st.now) if s.status == "done"]
+    if acc.last_off is not None:
+        ends.append(datetime.fromtimestamp(acc.last_off / 1e6, UTC))
+    last = max((e for e in ends if e <= st.now), default=None)
+    if last is None:
+        return timedelta(0)
+    return max(timedelta(0), acc.cycle.settings.off - (st.now - last))
 
 
 def _with(data: str | None, **more: object) -> str:
@@ -260,7 +287,14 @@ class Done(NamedTuple):
     acc: Fold
 
 
-def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "commands") -> Done:
+def act(
+    store: Store | None,
+    kind: str,
+    clock: Now,
+    audience: text.Audience = "commands",
+    *,
+    again: bool = True,
+) -> Done:
     """Check an action against the state now and append it, in one transaction.
 
     The clock is read once the write lock is held, so no event is ever stamped earlier
@@ -274,9 +308,9 @@ def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "c
         if current is None:
             raise Refused(text.refusal(kind, _idle(now), None, audience))
         cycle, events = current
-        acc = fold(cycle, events)
         notes = store.session_notes(cycle.id)
-        before = acc.state_at(now, notes)
+        acc = fold(cycle, events, notes)  # which sessions were announced: where it holds
+        before = acc.state_at(now)
         last = events[-1].at if events else None
         if kind in ("on", "resume") and last is not None and now < last - CLOCK_SLACK:
             # The clock went back: a session anchored at the last recorded moment would run
@@ -284,12 +318,22 @@ def act(store: Store | None, kind: str, clock: Now, audience: text.Audience = "c
             raise Refused(text.clock_behind(now, last))
         if kind == "off" and before.state != "on" and before.alarm is not None:
             kind = "ack"  # "I took it off": answers the alarm
-        reason = acc.check(kind, now, notes)
+        reason = acc.check(kind, now)
         if reason is not None:
             raise Refused(text.refusal(kind, before, reason, audience))
+        if kind == "skip" and not again and skipped_in_this_rest(before, events):
+            raise Refused(text.second_skip(before, audience))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
-    return Done(kind, before, acc.state_at(now, notes), acc)
+    return Done(kind, before, acc.state_at(now), acc)
+
+
+def skipped_in_this_rest(st: State, events: list[Event]) -> bool:
+    """Whether a session was already skipped during the rest going on now: a second `s`
+    pressed quickly would skip another, so it asks (the CLI wants --again)."""
+    if st.state != "off" or st.phase is None:
+        return False
+    return any(e.kind == "skip" and e.at >= st.phase.start for e in events)
 
 
 def record_pain(store: Store | None, score: int, clock: Now) -> list[int]:
@@ -319,6 +363,7 @@ __all__ = [
     "parse_since",
     "plan_start",
     "record_pain",
+    "skipped_in_this_rest",
     "start",
     "start_cycle",
     "sync_quiet_hours",

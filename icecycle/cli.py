@@ -144,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("stop", "end the cycle (it stays in history)"),
         ("ack", "acknowledge the current prompt (towel reminder, ice-off alarm)"),
     ]:
-        cmd(name, help_text)
+        sub_cmd = cmd(name, help_text)
+        if name == "skip":
+            sub_cmd.add_argument(
+                "--again",
+                action="store_true",
+                help="skip another session in the same rest (one skip per rest without it)",
+            )
     history = cmd("history", "every session so far, with totals")
     history.add_argument("--json", action="store_true", help="JSON instead of a table")
     pain = cmd("pain", "record how much it hurts now, 0 (none) to 10 (worst)")
@@ -222,7 +228,7 @@ def _status_now(ctx: Context) -> State:
         # The clock went back: no moment is earlier than the last one stored.
         ctx.warn(text.clock_held(last, now))
         now = last
-    return fold(*current).state_at(now, store.session_notes(current[0].id))
+    return fold(*current, store.session_notes(current[0].id)).state_at(now)
 
 
 def cmd_start(ctx: Context) -> None:
@@ -297,7 +303,10 @@ def _status_waybar(ctx: Context) -> None:
 
 def cmd_action(ctx: Context) -> None:
     """on, off, skip, pause, resume, stop, ack: check, append, confirm."""
-    kind, before, after, acc = actions.act(ctx.store(), ctx.args.command, ctx.clock.now)
+    again = bool(getattr(ctx.args, "again", False))
+    kind, before, after, acc = actions.act(
+        ctx.store(), ctx.args.command, ctx.clock.now, again=again
+    )
     if kind == "on" and before.rest_owed.total_seconds() >= 1:
         ctx.warn(text.rest_owed_warning(before, acc.cycle.settings))
     ctx.say(text.confirmation(kind, before, after, acc))
@@ -317,10 +326,10 @@ def cmd_history(ctx: Context) -> None:
     report = []
     for cycle, stopped in cycles:
         events = store.events(cycle.id)
-        acc = fold(cycle, events)
         notes = store.session_notes(cycle.id)
-        st = acc.state_at(now, notes)
-        rows = acc.sessions(now, notes)
+        acc = fold(cycle, events, notes)
+        st = acc.state_at(now)
+        rows = acc.sessions(now)
         pain: list[dict[str, Any]] = [
             {"at": e.at.astimezone().isoformat(timespec="seconds"), "score": int(e.data)}
             for e in events

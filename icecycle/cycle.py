@@ -6,6 +6,7 @@ Value types are NamedTuples: `icecycle status` imports this module, and
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal, NamedTuple
@@ -33,7 +34,7 @@ Action = Literal["on", "off", "skip", "pause", "resume", "ack", "stop"]
 #: Why an action does not apply now (text.refusal turns each into words).
 Reason = Literal["state", "no-room", "nothing-to-ack", "nothing-to-skip"]
 #: What ended a stretch of the schedule: the person's action, or its own end ("time").
-EndedBy = Literal["time", "on", "off", "skip", "pause", "resume", "stop"]
+EndedBy = Literal["time", "on", "off", "skip", "pause", "resume", "stop", "ack", "held"]
 ON: PhaseKind = "on"
 OFF: PhaseKind = "off"
 
@@ -145,6 +146,13 @@ class State(NamedTuple):
     missed: int = 0
     #: When the ice should have come off, while nobody has said it is off: the alarm is on.
     alarm: datetime | None = None
+    #: The start of the session that alarm belongs to (None: no alarm open).
+    alarm_session: datetime | None = None
+    #: The schedule is held by the open alarm: the first session start that did not begin
+    #: because of it (None: not held). Answering starts a whole rest from the answer.
+    held: datetime | None = None
+    #: The latest would-be session start while held, when the alarm was raised again.
+    raised: datetime | None = None
 
     @property
     def counts(self) -> Counts:
@@ -180,6 +188,8 @@ class Session(NamedTuple):
     note: str = ""
     #: What ended it, for one that ended: "time" (its full length), or the person's action.
     ended_by: str = ""
+    #: Why a missed session did not begin: "held" (a take-it-off alarm was unanswered).
+    reason: str = ""
 
 
 class _Segment(NamedTuple):
@@ -205,6 +215,11 @@ class _Hold(NamedTuple):
     by_person: bool
     resume: int | None
     quiet: bool
+    #: Held by an unanswered take-it-off alarm: the first session start that may not begin
+    #: (the rest runs on until someone answers), and the hold it replaced (whose sessions
+    #: are the ones that would have begun).
+    held: int | None = None
+    then: _Hold | None = None
 
 
 class _P(NamedTuple):
@@ -252,7 +267,7 @@ class Fold:
     that ends other than by `off` or `skip` leaves a take-it-off alarm open until answered.
     """
 
-    def __init__(self, cycle: Cycle) -> None:
+    def __init__(self, cycle: Cycle, notes: Mapping[datetime, str] | None = None) -> None:
         self.cycle = cycle
         s = cycle.settings
         self.on, self.off = s.on_s * 1_000_000, s.off_s * 1_000_000
@@ -274,6 +289,19 @@ class Fold:
         self._rows_cache: tuple[object, list[_Row]] | None = None
         self.quiet: tuple[int, int] | None = None  # minutes after local midnight
         self.tz: tzinfo | None = None  # None: the system's local time
+        #: What the runner recorded for each session (by start, in microseconds); None: no
+        #: notes given, so no session counts as missed and nothing holds the plan.
+        self.notes_us: dict[int, str] | None = _notes_us(notes)
+        self.notes_key = _announced(self.notes_us)
+        #: The starts of the sessions someone was told of or confirmed, sorted.
+        self._ann: list[int] = sorted(self.notes_key) if self.notes_key is not None else []
+        #: The take-it-off alarm open at `anchor` (its time, its session's start), if any.
+        self.carry: tuple[int, int] | None = None
+        self.anchor = 0
+        #: An alarm the cycle before left open (a new cycle started over it).
+        self.initial_alarm: tuple[int, int] | None = None
+        self._events: list[Event] = []
+        self._other: Fold | None = None  # the same events folded with other notes
 
     # -- phase arithmetic (O(1) within a segment) --------------------------------------
 
@@ -283,7 +311,10 @@ class Fold:
     def _at(self, seg: _Segment, hold: _Hold | None, t: int) -> _P:
         """The phase of the segment running at t (its first phase for any t before it)."""
         if hold is not None and t >= hold.off_start:
-            end = hold.resume if hold.resume is not None else self.end_us
+            if hold.held is not None:  # the usual rest, then (unanswered) on and on
+                end = hold.held if t < hold.held else self.end_us
+            else:
+                end = hold.resume if hold.resume is not None else self.end_us
             return _P(OFF, hold.off_start, max(end, hold.off_start), hold.by_person)
         offset = t - seg.start
         if offset < seg.first_len:
@@ -350,12 +381,89 @@ class Fold:
         ):
             passed.append(_Closed(seg, hold, hold.resume, "time"))
             seg = _Segment(hold.resume, ON, self.on, False)
-            hold = self._find_hold(seg)
+            hold = self._hold_for(seg, seg.start, None)
         return seg, hold, passed
 
-    def _set_seg(self, seg: _Segment | None, after: int = 0) -> None:
+    def _set_seg(self, seg: _Segment | None, after: int = 0, q: _Hold | None = None) -> None:
+        """Run seg from `after` on (its quiet or window hold q, if already worked out)."""
         self.seg = seg
-        self.hold = self._find_hold(seg, after) if seg is not None else None
+        self.anchor = after
+        self.hold = self._hold_for(seg, after, self.carry, q) if seg is not None else None
+
+    def _keep_seg(self, after: int, q_after: int | None = None) -> None:
+        """The same segment, its alarm hold worked out again from `after` (an answer, a
+        confirmation, other quiet hours from q_after on)."""
+        assert self.seg is not None and self.hold is not None
+        if q_after is not None:
+            q = self._find_hold(self.seg, q_after)
+        else:
+            q = self.hold.then if self.hold.then is not None else self.hold
+        self._set_seg(self.seg, after, q)
+
+    # -- the hold of an unanswered alarm ---------------------------------------------------
+
+    def _hold_for(
+        self, seg: _Segment, after: int, carry: tuple[int, int] | None, q: _Hold | None = None
+    ) -> _Hold:
+        """seg's hold: the quiet hours' or the window's, or, sooner, the first session start
+        (from `after`) that comes while a take-it-off alarm is open: `carry` (open at
+        `after`), or that of the first session announced in seg that has not ended by then.
+        """
+        if q is None:
+            q = self._find_hold(seg)
+        if self.notes_key is None:
+            return q  # no notes, so nothing known of who was told: the plan as made
+        if seg.first == ON and seg.by_person:
+            # `on` or `start`: the person began this session, and the alarm before it is
+            # over. (`resume` owing no rest does not: with an alarm open it stays held.)
+            carry = None
+        x: int | None
+        if carry is not None:
+            x = self._next_on(seg, q, after)
+        else:
+            s = self._first_announced(seg, q, after)
+            x = None if s is None else s + self.period
+        if x is None:
+            return q
+        if x < q.x:
+            if x == self._first_auto(seg) and seg.first == OFF:
+                return _Hold(x, seg.start, seg.by_person, None, False, x, q)
+            return _Hold(x, x - self.off, False, None, False, x, q)
+        if q.resume is not None:  # still open when quiet hours end: that session waits too
+            return q._replace(resume=None, held=q.resume, then=q)
+        return q
+
+    def _next_on(self, seg: _Segment, q: _Hold, after: int) -> int:
+        """The first session start of seg at or after `after` (q.x or later: none before)."""
+        p = self._at(seg, q, after)
+        if p.kind == ON:
+            return p.start if p.start >= after else p.end + self.off
+        return q.x if p.start == q.off_start else p.end
+
+    def _first_announced(self, seg: _Segment, q: _Hold, after: int) -> int | None:
+        """The start of seg's first session that someone was told of, began or confirmed,
+        and that has not ended by `after` (None: none before q.x)."""
+        if _person_on(seg) and seg.start + self.on > after:
+            return seg.start
+        ann = self._ann
+        for i in range(bisect_left(ann, max(seg.start, after - self.on + 1)), len(ann)):
+            a = ann[i]
+            if a >= q.x:
+                break
+            p = self._at(seg, q, a)
+            if p.kind == ON and p.start == a:
+                return a
+        return None
+
+    def _open_at(self, seg: _Segment | None, hold: _Hold | None, t: int) -> tuple[int, int] | None:
+        """The take-it-off alarm open at t (before an event there), as the fold sees it."""
+        if self.carry is not None or seg is None or hold is None:
+            return self.carry
+        q = hold.then if hold.then is not None else hold
+        s = self._first_announced(seg, q, self.anchor)
+        if s is not None and s + self.on <= t and s + self.on <= self.end_us:
+            return (s + self.on, s)
+        return None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -376,14 +484,14 @@ class Fold:
         seg, hold, _ = self._current(t)
         return self._name(seg, hold, t)
 
-    def _alarm(self, rows: list[_Row], t: int) -> int | None:
+    def _alarm(self, rows: list[_Row], t: int) -> tuple[int, int] | None:
         """When the ice should have come off, if nobody has answered that yet: the end of
         the last session that ended other than by `off`, `skip` or `stop` (its length, a
         pause, the window end), unless a session began since. A missed session neither
         raises an alarm nor silences an earlier one (nothing told them to put ice on)."""
         if self.stopped_at is not None:
             return None
-        alarm = None
+        alarm = self.initial_alarm  # one the cycle before left open
         skipped_ahead = set(self.skipped_ahead)
         for start, end, status, ended_by in rows:
             if start > t or status in ("upcoming", "missed"):
@@ -393,8 +501,8 @@ class Fold:
             elif (start, end) in skipped_ahead:
                 continue  # skipped before it began: it never happened
             else:
-                alarm = None if ended_by in ("off", "skip", "stop") else end
-        if alarm is None or alarm > t or any(a >= alarm for a in self.answered):
+                alarm = None if ended_by in ("off", "skip", "stop") else (end, start)
+        if alarm is None or alarm[0] > t or any(a >= alarm[0] for a in self.answered):
             return None
         return alarm
 
@@ -402,11 +510,13 @@ class Fold:
         self, kind: str, now: datetime, notes: Mapping[datetime, str] | None = None
     ) -> Reason | None:
         """None if the action applies at `now`, else why not."""
+        if notes is not None and self._for(notes) is not self:
+            return self._for(notes).check(kind, now)
         t = self._clamp(now)
         seg, hold, passed = self._current(t)
         name = self._name(seg, hold, t)
         if kind == "ack" and name != ON:
-            rows = self._classified(t, seg, hold, passed, notes)
+            rows = self._classified(t, seg, hold, passed)
             return None if self._alarm(rows, t) is not None else "nothing-to-ack"
         return self._check(kind, t, seg, hold, name)
 
@@ -425,7 +535,9 @@ class Fold:
             assert seg is not None
             p = self._at(seg, hold, t)
             if p.end + self.on > self.end_us or (
-                hold is not None and p.start == hold.off_start and hold.resume is None
+                hold is not None
+                and p.start == hold.off_start
+                and (hold.resume is None if hold.held is None else t >= hold.held)
             ):
                 return "nothing-to-skip"
         return None
@@ -437,15 +549,29 @@ class Fold:
         passed with nothing running to alert (missed) from those that were notified; without
         them, no session counts as missed.
         """
+        if notes is not None and self._for(notes) is not self:
+            return self._for(notes).state_at(now)
         t = self._clamp(now)
         seg, hold, passed = self._current(t)
         cyc = self.cycle
         name = self._name(seg, hold, t)
-        rows = self._classified(t, seg, hold, passed, notes)
+        rows = self._classified(t, seg, hold, passed)
         counts = _count(rows, self.confirmed)
-        alarm = self._alarm(rows, t)
+        open_alarm = self._alarm(rows, t)
+        alarm = open_alarm[0] if open_alarm is not None else None
         alarm_dt = _dt(alarm) if alarm is not None else None
         rest_owed = timedelta(microseconds=self._rest_owed(seg, hold, t))
+        held = raised = None
+        if (
+            name in (OFF, "done")
+            and self.stopped_at is None
+            and hold is not None
+            and hold.held is not None
+            and t >= hold.held
+        ):
+            starts = [a for a, _b, _s, by in rows if by == "held" and hold.held <= a <= t]
+            if starts:
+                held, raised = _dt(hold.held), _dt(max(starts))
         common = {
             "done": counts.done,
             "skipped": counts.skipped,
@@ -454,6 +580,9 @@ class Fold:
             "missed": counts.missed,
             "rest_owed": rest_owed,
             "alarm": alarm_dt,
+            "alarm_session": _dt(open_alarm[1]) if open_alarm is not None else None,
+            "held": held,
+            "raised": raised,
         }
         if name in ("done", "paused", "idle") or seg is None:
             return State(
@@ -467,10 +596,16 @@ class Fold:
                 **common,  # type: ignore[arg-type]
             )
         p = self._at(seg, hold, t)
+        if held is not None and name == OFF:  # as if answered now: a whole rest from now
+            p = next(self._ahead(t))
         quiet_next = quiet_until = None
-        if p.kind == OFF and hold is not None and hold.quiet and p.start == hold.off_start:
-            quiet_next = _dt(hold.resume) if hold.resume is not None else None
-            if t >= hold.x and hold.resume is not None:
+        qh = hold
+        if hold is not None and hold.then is not None and hold.x == hold.then.x:
+            # The alarm is still open at quiet hours' end: they are quiet all the same.
+            qh = hold.then if held is None else None
+        if p.kind == OFF and qh is not None and qh.quiet and p.start == qh.off_start:
+            quiet_next = _dt(qh.resume) if qh.resume is not None else None
+            if t >= qh.x and qh.resume is not None:
                 quiet_until = quiet_next
         acked = p.start in self.confirmed if p.kind == ON else alarm is None
         phase = _phase(p)
@@ -519,6 +654,21 @@ class Fold:
                 hold = self._find_hold(seg)
             p = self._at(seg, hold, p.end)
 
+    def next_raise(
+        self, now: datetime, notes: Mapping[datetime, str] | None = None
+    ) -> datetime | None:
+        """While the open alarm holds the schedule: the next would-be session start after
+        `now`, when the alarm is raised again (None: not held, or none left)."""
+        f = self._for(notes) if notes is not None else self
+        t = f._clamp(now)
+        seg, hold, _ = f._current(t)
+        if seg is None or hold is None or hold.held is None or f._name(seg, hold, t) != OFF:
+            return None
+        for p in f._walk(seg, hold.then, max(t, hold.held), f.end_us):
+            if p.kind == ON and p.start > t:
+                return _dt(p.start)
+        return None
+
     def phases_from(self, now: datetime, limit: int | None = None) -> list[Phase]:
         """The schedule ahead from the phase at `now` (as if resumed now, when paused)."""
         t = self._clamp(now)
@@ -537,6 +687,16 @@ class Fold:
             seg = self._resumed(t)
             hold = self._find_hold(seg)
             t = seg.start
+        elif hold is not None and hold.held is not None and t >= hold.held:
+            # Held: the plan as if the alarm were answered now (a whole rest from now).
+            new = _Segment(t, OFF, self.off, True)
+            ahead = self._walk(new, self._find_hold(new), t, self.end_us)
+            first = next(ahead)
+            yield _P(OFF, hold.off_start, first.end, hold.by_person)
+            yield from ahead
+            return
+        elif hold is not None and hold.then is not None:
+            hold = hold.then  # ahead of now, the alarm is taken to be answered in time
         yield from self._walk(seg, hold, t, self.end_us)
 
     def _rows(
@@ -556,19 +716,31 @@ class Fold:
                 p = self._at(c.seg, c.hold, c.end)
                 if p.kind == ON and p.start == c.end:  # acted on in the instant it began
                     rows.append((p.start, p.start, None, c.ended_by))
+            rows += self._held_rows(c.seg, c.hold, end)
         rows += [(x, e, "skipped", "skip") for x, e in self.skipped_ahead]
         if seg is not None:
             for p in self._walk(seg, hold, seg.start, min(t, self.end_us) + 1):
                 if p.kind == ON and (p.end <= t or t >= self.end_us):
                     rows.append((p.start, p.end, None, "time"))
+            rows += self._held_rows(seg, hold, min(t, self.end_us) + 1)
         if self.stopped_at is None and t < self.end_us:
             for p in self._ahead(t):
                 if p.kind == ON:
                     under_way = seg is not None and p.start <= t
                     status: SessionStatus = "in progress" if under_way else "upcoming"
                     rows.append((p.start, p.end, status, "time"))
-        rows.sort()
+        rows.sort(key=lambda r: (r[0], r[1]))  # stable: same-instant rows in event order
         return rows
+
+    def _held_rows(self, seg: _Segment, hold: _Hold | None, until: int) -> list[_Row]:
+        """The sessions an open alarm held (missed), of those starting before `until`."""
+        if hold is None or hold.held is None:
+            return []
+        return [
+            (p.start, p.end, "missed", "held")
+            for p in self._walk(seg, hold.then, hold.held, until)
+            if p.kind == ON and p.start >= hold.held
+        ]
 
     def _status(
         self,
@@ -603,9 +775,11 @@ class Fold:
 
     def sessions(self, now: datetime, notes: Mapping[datetime, str] | None = None) -> list[Session]:
         """Every ice session of the cycle, past, current and (as scheduled now) upcoming."""
+        if notes is not None and self._for(notes) is not self:
+            return self._for(notes).sessions(now)
         t = self._clamp(now)
         seg, hold, passed = self._current(t)
-        notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
+        notes_us = self.notes_us
         return [
             Session(
                 _dt(a),
@@ -613,10 +787,33 @@ class Fold:
                 self._status(a, b, status, by, notes_us),
                 a in self.confirmed,
                 (notes_us or {}).get(a, ""),
-                "" if status in ("in progress", "upcoming") else by,
+                "" if status in ("in progress", "upcoming") or by == "held" else by,
+                "held" if by == "held" else "",
             )
             for a, b, status, by in self._rows(t, seg, hold, passed)
         ]
+
+    def with_notes(self, notes: Mapping[datetime, str]) -> Fold:
+        """These events folded with these notes (itself, if they announce the same)."""
+        return self._for(notes)
+
+    def _for(self, notes: Mapping[datetime, str]) -> Fold:
+        """These events folded with these notes: which sessions were announced decides
+        where an unanswered alarm holds the schedule. Kept and caught up, not redone."""
+        notes_us = _notes_us(notes)
+        key = _announced(notes_us)
+        if key == self.notes_key:
+            if notes_us != self.notes_us:
+                self.notes_us = notes_us  # the same sessions announced; new words only
+                self._rows_cache = None
+            return self
+        other = self._other
+        if other is None or other.notes_key != key or len(other._events) > len(self._events):
+            other = self._other = Fold(self.cycle, notes)
+        for event in self._events[len(other._events) :]:
+            other.apply(event)
+        other.notes_us = notes_us
+        return other
 
     def _classified(
         self,
@@ -624,12 +821,14 @@ class Fold:
         seg: _Segment | None,
         hold: _Hold | None,
         passed: list[_Closed],
-        notes: Mapping[datetime, str] | None,
     ) -> list[_Row]:
         # Within one phase the list cannot change (a session ends or begins only at a
         # boundary), so the dashboard's every second reuses it; paused, the plan "as if
         # resumed now" moves with the clock, so it is worked out each time.
         phase = self._at(seg, hold, t) if seg is not None else None
+        if hold is not None and hold.held is not None and hold.held <= t < self.end_us:
+            phase = None  # held: the plan "as if answered now" moves with the clock
+        notes = self.notes_us
         key = (
             (phase.start, phase.kind) if phase is not None else t,
             t >= self.end_us,
@@ -645,9 +844,8 @@ class Fold:
         )
         if self._rows_cache is not None and self._rows_cache[0] == key:
             return self._rows_cache[1]
-        notes_us = {_us(k): v for k, v in notes.items()} if notes is not None else None
         rows: list[_Row] = [
-            (a, b, self._status(a, b, status, by, notes_us), by)
+            (a, b, self._status(a, b, status, by, notes), by)
             for a, b, status, by in self._rows(t, seg, hold, passed)
         ]
         self._rows_cache = (key, rows)
@@ -660,25 +858,30 @@ class Fold:
         t = (event.at - _EPOCH) // _US
         if self.last_at is not None and t < self.last_at:
             t = self.last_at
+        self._events.append(event)
         seg, hold, passed = self._current(t)
         if passed:
             self.closed += passed
             self.seg, self.hold = seg, hold
+            self.carry, self.anchor = None, passed[-1].end  # (else it would hold there)
         self.last_at = t
         kind = event.kind
         if kind == "started":
             self._set_quiet(event.data)
             rest = _rest_first(event.data)
+            self.carry = self.initial_alarm = _alarm_left(event.data)
             if rest > 0:  # it replaced a cycle whose ice was on: the rest comes first
-                self.last_off = t
-                self._set_seg(_Segment(t, OFF, min(rest, self.off), True))
+                # (owed from this moment on, whatever this cycle's own rest is)
+                self.last_off = t - (self.off - min(rest, self.off))
+                self._set_seg(_Segment(t, OFF, min(rest, self.off), True), t)
             else:
-                self._set_seg(_Segment(t, ON, self.on, True))
+                self._set_seg(_Segment(t, ON, self.on, True), t)
             return
         if kind == "quiet":  # the quiet hours changed from here on
             self._set_quiet(event.data)
             if self.seg is not None:
-                self.hold = self._find_hold(self.seg, t)
+                self.carry = self._open_at(seg, hold, t)
+                self._keep_seg(t, t)
             return
         if kind not in ACTIONS:
             return  # pain scores, exports and the like: not part of the schedule
@@ -696,25 +899,48 @@ class Fold:
         if kind == "ack":
             if name == ON:
                 assert seg is not None
-                self.confirmed.add(self._at(seg, hold, t).start)
-            else:
+                start = self._at(seg, hold, t).start
+                self.confirmed.add(start)
+                if self.notes_key is not None:
+                    insort(self._ann, start)
+                self._keep_seg(t)  # a confirmed session is one someone knows of
+            elif seg is not None and hold is not None and hold.held is not None and t >= hold.held:
+                # Answered while it held the schedule: a whole rest from the answer.
                 self.answered.append(t)
+                self._end_segment(t, "ack")
+                self.last_off, self.carry = t, None
+                self._set_seg(_Segment(t, OFF, self.off, True), t)
+            else:
+                self.answered.append(t)  # before the next session was due: nothing moves
+                self.carry = None
+                if seg is not None:
+                    self._keep_seg(t)
             return
         if kind == "resume":
             self.paused_at = None
-            self._set_seg(self._resumed(t))
+            self._set_seg(self._resumed(t), t)  # an alarm still open holds it again
             return
         if kind == "skip" and name == OFF:
+            self.carry = self._open_at(seg, hold, t)
             self._skip_ahead(t)
             return
+        if name == ON:
+            assert seg is not None
+            start = self._at(seg, hold, t).start
+            # A session cut short by a pause still rings; by off, skip or stop it does not.
+            self.carry = (t, start) if kind == "pause" else None
+        else:
+            self.carry = None if kind in ("on", "stop") else self._open_at(seg, hold, t)
         if self.seg is not None:
             self._end_segment(t, kind)  # type: ignore[arg-type]
         if kind == "on":
             self.paused_at = None
-            self._set_seg(_Segment(t, ON, self.on, True))
+            self._set_seg(_Segment(t, ON, self.on, True), t)
             self.confirmed.add(t)
+            if self.notes_key is not None:
+                insort(self._ann, t)
         elif kind in ("off", "skip"):
-            self._set_seg(_Segment(t, OFF, self.off, True))
+            self._set_seg(_Segment(t, OFF, self.off, True), t)
         elif kind == "pause":
             self.paused_at = t
             self._set_seg(None)
@@ -730,7 +956,7 @@ class Fold:
         self.skipped_ahead.append((p.end, p.end + self.on))
         self.closed.append(_Closed(self.seg, self.hold, t, "skip"))
         longer = (p.end - p.start) + self.period
-        self._set_seg(_Segment(p.start, OFF, longer, p.by_person))
+        self._set_seg(_Segment(p.start, OFF, longer, p.by_person), t)
 
     def _end_segment(self, t: int, ended_by: EndedBy) -> None:
         """End the running segment at t; an ice session in progress ends with it."""
@@ -757,6 +983,11 @@ class Fold:
         self.tz = _zone(doc.get("tz")) if self.quiet else None
 
 
+def _person_on(seg: _Segment) -> bool:
+    """seg begins with ice that the person put on (`on`, `start`, `resume` owing no rest)."""
+    return seg.by_person and (seg.first == ON or seg.first_len == 0)
+
+
 def _count(rows: list[_Row], confirmed: set[int]) -> Counts:
     done = confirmed_done = skipped = missed = left = 0
     for start, _end, status, _by in rows:
@@ -772,16 +1003,54 @@ def _count(rows: list[_Row], confirmed: set[int]) -> Counts:
     return Counts(done, confirmed_done, skipped, missed, left)
 
 
-def _rest_first(data: str | None) -> int:
-    """Microseconds of rest a new cycle owes first (`start --force` while the ice was on)."""
+def _doc(data: str | None) -> dict[str, object]:
     import json
 
     try:
         doc = json.loads(data) if data else {}
-        seconds = doc.get("rest_s", 0) if isinstance(doc, dict) else 0
-        return max(0, int(seconds)) * 1_000_000 if isinstance(seconds, int | float) else 0
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _rest_first(data: str | None) -> int:
+    """Microseconds of rest a new cycle owes first (it began over ice that was on, an open
+    alarm, or a rest not yet over): `rest_us`, or `rest_s` as older versions stored it."""
+    doc = _doc(data)
+    try:
+        us = doc.get("rest_us")
+        if isinstance(us, int) and not isinstance(us, bool):
+            return max(0, us)
+        seconds = doc.get("rest_s", 0)
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+            return max(0, int(seconds)) * 1_000_000
     except (ValueError, OverflowError):
-        return 0
+        pass
+    return 0
+
+
+def _alarm_left(data: str | None) -> tuple[int, int] | None:
+    """The take-it-off alarm the cycle before left open (when, and its session's start)."""
+    doc = _doc(data)
+    try:
+        at = datetime.fromisoformat(str(doc["alarm"]))
+        session = datetime.fromisoformat(str(doc.get("alarm_session") or doc["alarm"]))
+        if at.tzinfo is None or session.tzinfo is None:
+            return None
+        return (_us(at), _us(session))
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return None
+
+
+def _notes_us(notes: Mapping[datetime, str] | None) -> dict[int, str] | None:
+    return {_us(k): v for k, v in notes.items()} if notes is not None else None
+
+
+def _announced(notes_us: Mapping[int, str] | None) -> frozenset[int] | None:
+    """The starts of the sessions a runner told someone of (None: no notes, so all)."""
+    if notes_us is None:
+        return None
+    return frozenset(k for k, v in notes_us.items() if v not in ("", "passed"))
 
 
 def _parse_quiet(span: str) -> tuple[int, int] | None:
@@ -834,9 +1103,14 @@ def _local_us(day: date, minute: int, tz: tzinfo | None) -> int:
     return hi - hi % 1_000_000 if hi % 1_000_000 else hi
 
 
-def fold(cycle: Cycle, events: Iterable[Event]) -> Fold:
-    """Fold a cycle's events, in stored order, into its running state. O(events)."""
-    acc = Fold(cycle)
+def fold(
+    cycle: Cycle, events: Iterable[Event], notes: Mapping[datetime, str] | None = None
+) -> Fold:
+    """Fold a cycle's events, in stored order, into its running state. O(events).
+
+    `notes` (the store's session notes) tell which sessions were announced; reading with
+    other notes later folds again once (see Fold._for)."""
+    acc = Fold(cycle, notes)
     for event in events:
         acc.apply(event)
     return acc
@@ -849,7 +1123,7 @@ def sessions(
     notes: Mapping[datetime, str] | None = None,
 ) -> list[Session]:
     """Every ice session of the cycle, past, current and (as scheduled now) upcoming."""
-    return fold(cycle, events).sessions(now, notes)
+    return fold(cycle, events, notes).sessions(now)
 
 
 def pain_scores(events: Iterable[Event]) -> list[int]:

@@ -58,6 +58,12 @@ def status_json(st: State) -> dict[str, Any]:
         },
         "sessions": sessions_json(st.counts),
         "alarm": iso(st.alarm),
+        # The session the open alarm belongs to, and (while it holds the schedule) since
+        # when no session has begun and when it was last raised again.
+        "alarm_session": None
+        if st.alarm is None
+        else {"start": iso(st.alarm_session or st.alarm), "ended": iso(st.alarm)},
+        "held": None if st.held is None else {"since": iso(st.held), "raised": iso(st.raised)},
         "settings": None
         if cyc is None
         else {
@@ -87,6 +93,7 @@ def history_json(
                 "status": s.status,
                 "confirmed": s.confirmed,
                 "note": s.note or None,
+                "reason": s.reason or None,
             }
             for s in rows
         ],
@@ -242,5 +249,7 @@ def hook_env(st: State) -> tuple[tuple[str, str], ...]:
         ("ICECYCLE_SESSIONS_SKIPPED", str(st.skipped)),
         ("ICECYCLE_SESSIONS_MISSED", str(st.missed)),
         ("ICECYCLE_ALARM", iso(st.alarm) or ""),
+        ("ICECYCLE_ALARM_SESSION", iso(st.alarm_session) or ""),
+        ("ICECYCLE_HELD", iso(st.held) or ""),
         ("ICECYCLE_SESSIONS_LEFT", str(st.left)),
     )

@@ -254,8 +254,8 @@ def wanted(store: Store, now: datetime, known: Mapping[str, Entry] | None = None
             continue
         events = current[1] if is_current and current is not None else store.events(cycle.id)
         notes = store.session_notes(cycle.id)
-        acc = fold(cycle, events)
-        st = acc.state_at(now, notes)
+        acc = fold(cycle, events, notes)
+        st = acc.state_at(now)
         live = is_current and st.state in ("on", "off", "paused")
         if is_current:
             state = st.state

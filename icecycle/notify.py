@@ -30,9 +30,10 @@ _DRAIN_S = 0.25
 _KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
-#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary;
-#: config: what was wrong in the config file (sent once when the daemon or dashboard opens).
-NoticeKind = Literal["on", "off", "remind", "done", "test", "config"]
+#: on: ice on; off: take the ice off; again: the take-it-off raised again at a session it
+#: held back; remind: its repeats; done: the window's summary; config: what was wrong in the
+#: config file (sent once when the daemon or dashboard opens).
+NoticeKind = Literal["on", "off", "again", "remind", "done", "test", "config"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Notice:
     @property
     def alarm(self) -> bool:
         """The take-it-off alarm and its reminders: asked to be heard."""
-        return self.kind in ("off", "remind")
+        return self.kind in ("off", "again", "remind")
 
 
 #: The buttons each kind of notice offers. "default" is a click on the notice itself; some
@@ -65,6 +66,7 @@ _TOOK_OFF = (("default", "Took it off"), ("ice-off", "Ice is off"))
 BUTTONS: dict[str, tuple[tuple[str, str], ...]] = {
     "on": (("ice-on", "Ice is on"), ("skip", "Skip")),
     "off": _TOOK_OFF,
+    "again": _TOOK_OFF,
     "remind": _TOOK_OFF,
 }
 #: What each answer does, through the shared actions: "ack" is the towel dialog's answer

@@ -21,13 +21,15 @@ from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
 from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
-from icecycle.text import clock_held, confirmation
+from icecycle.text import HELD_TITLE, changed_elsewhere, clock_held, confirmation, held_alarm_body
 
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
 
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
+#: ... and never one sent sooner than this (the 1 s tick noticing a `start` is not late).
+LATE_MIN = timedelta(seconds=3)
 #: How long past the notifier's own time limit a claim may stay unsettled before another
 #: runner (or this one, restarted) delivers it: its owner was killed, or hung.
 LEASE_MARGIN = timedelta(seconds=5)
@@ -154,7 +156,10 @@ class Runner:
             self.cycle, self.events, self.acc = None, [], None
         else:
             self.cycle, self.events = current
-            self.acc = fold(self.cycle, self.events)
+            self.notes = self._with_unwritten(
+                self.cycle.id, self.store.session_notes(self.cycle.id)
+            )
+            self.acc = fold(self.cycle, self.events, self.notes)
             self._bound_clock()
 
     def _bound_clock(self) -> None:
@@ -200,7 +205,8 @@ class Runner:
             return out
         cyc = self.cycle
         notes = self.notes = self._with_unwritten(cyc.id, self.store.session_notes(cyc.id))
-        st = self.acc.state_at(now, notes)
+        self.acc = self.acc.with_notes(notes)  # (the dashboard reads its plan from it)
+        st = self.acc.state_at(now)
         self._env = hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
@@ -209,7 +215,8 @@ class Runner:
                 self._record_passed(phase.start if phase else now, now, notes)
             self._phase_seen = seen
         if st.state == "on" and phase:
-            late = now - phase.start > LATE_AFTER
+            # Late: past the grace, or (with short lengths, to try it out) a quarter in.
+            late = now - phase.start > min(LATE_AFTER, max(LATE_MIN, phase.length / 4))
             out += self._claim(
                 "on",
                 phase.start,
@@ -219,7 +226,13 @@ class Runner:
                 lambda: notify.ice_on(now, phase.start, phase.end, late),
             )
         alarm = st.alarm
-        if alarm is not None:
+        if alarm is not None and st.raised is not None:
+            # A session start came while it was unanswered: the schedule is held, and the
+            # alarm is raised again (as new, with its repeats) at every such start.
+            raised = st.raised
+            out += self._claim("off", raised, 0, now, True, lambda: _raised_again(st, alarm))
+            out += self._reminders(raised, alarm, now)
+        elif alarm is not None:
             late = now - alarm > LATE_AFTER
             why = {"paused": "pause", "done": "window"}.get(st.state, "time")
             next_on = None
@@ -228,7 +241,7 @@ class Runner:
             out += self._claim(
                 "off", alarm, 0, now, late, lambda: notify.ice_off(now, alarm, next_on, late, why)
             )
-            out += self._reminders(alarm, now)
+            out += self._reminders(alarm, alarm, now)
         if st.state == "done" and not st.stopped:
             out += self._claim(
                 "done",
@@ -239,7 +252,7 @@ class Runner:
                 lambda: notify.window_done(st.counts, cyc.settings.window, self._pain()),
             )
         self._first = False
-        self.armed = self._next_boundary(st)
+        self.armed = self._next_boundary(st, self.acc.next_raise(now, notes))
         self._arm()
         return out
 
@@ -399,15 +412,16 @@ class Runner:
             self._first_notice[("off", alarm)] = base
         return [base + k * self.repeat_every for k in range(1, self.repeat_count + 1)]
 
-    def _reminders(self, alarm: datetime, now: datetime) -> list[Delivery]:
-        """The latest reminder due, if not yet sent; earlier missed ones are skipped."""
+    def _reminders(self, key: datetime, alarm: datetime, now: datetime) -> list[Delivery]:
+        """The latest reminder due, if not yet sent; earlier missed ones are skipped. `key`
+        is the moment the alarm was (last) raised: its own, or a held session's start."""
         assert self.cycle is not None
-        due = [k for k, t in enumerate(self._reminder_times(alarm), 1) if t <= now]
+        due = [k for k, t in enumerate(self._reminder_times(key), 1) if t <= now]
         if not due:
             return []
         for k in due[:-1]:
-            self._handled.add((self.cycle.id, "off", alarm, k))
-        return self._claim("off", alarm, due[-1], now, False, lambda: notify.reminder(now, alarm))
+            self._handled.add((self.cycle.id, "off", key, k))
+        return self._claim("off", key, due[-1], now, False, lambda: notify.reminder(now, alarm))
 
     def _record_passed(self, before: datetime, now: datetime, notes: dict[datetime, str]) -> None:
         """Sessions that began and ended with nothing running to alert and nobody acting:
@@ -415,7 +429,7 @@ class Runner:
         assert self.cycle is not None and self.acc is not None
         passed = 0
         for s in self.acc.sessions(now, notes):
-            if s.status == "missed" and not s.note and s.start < before:
+            if s.status == "missed" and not s.note and s.start < before and not s.reason:
                 if self.store.claim(self.cycle.id, "on", s.start, 0, now, "passed") is not None:
                     passed += 1
                 self._handled.add((self.cycle.id, "on", s.start, 0))
@@ -428,15 +442,20 @@ class Runner:
     def _pain(self) -> list[int]:
         return pain_scores(self.events)
 
-    def _next_boundary(self, st: State) -> datetime | None:
+    def _next_boundary(self, st: State, next_raise: datetime | None = None) -> datetime | None:
         assert self.cycle is not None
         candidates = []
-        if st.phase is not None:
+        if st.held is not None and st.state == "off":  # held: no end by the clock but the window
+            candidates.append(self.cycle.window_end)
+        elif st.phase is not None:
             candidates.append(st.phase.end)
         elif st.state == "paused":
             candidates.append(self.cycle.window_end)
+        if next_raise is not None:
+            candidates.append(next_raise)
         if st.alarm is not None:
-            candidates += [t for t in self._reminder_times(st.alarm) if t > st.now][:1]
+            key = st.raised or st.alarm
+            candidates += [t for t in self._reminder_times(key) if t > st.now][:1]
         return min(candidates) if candidates else None
 
     # -- delivering ----------------------------------------------------------------------
@@ -515,9 +534,12 @@ class Runner:
             self.reload()
         except StoreError:
             return True
-        if notice.alarm:
-            return not any(e.kind in ("ack", "off") and e.at >= notice.moment for e in self.events)
         st = self.state()
+        if notice.alarm:
+            if st is not None:  # the fold knows what answers an alarm (an ack that comes
+                # in the same instant as the pause, before it, confirmed the session)
+                return st.alarm is not None and st.alarm <= notice.moment
+            return not any(e.kind in ("ack", "off") and e.at >= notice.moment for e in self.events)
         return st is not None and _still_current(notice, st)
 
     def _withheld(self, d: Delivery, why: str) -> Result:
@@ -711,8 +733,16 @@ class Runner:
             self._error(exc)
             return
         if moved:
-            self.report(Report("changed", "the cycle changed elsewhere"))
             self._dispatch(force_reload=True)
+            newest = self.events[-1] if self.events else None
+            self.report(
+                Report(
+                    "changed",
+                    changed_elsewhere(
+                        newest.kind if newest else None, newest.at if newest else None, now
+                    ),
+                )
+            )
         elif self._retry or stale or (self.armed is not None and now >= self.armed):
             self._dispatch()
         self._write_behind(now)  # what a full disk refused, once its wait is over
@@ -790,6 +820,11 @@ def _still_current(notice: Notice, st: State) -> bool:
     return notice.alarm and st.alarm is not None and st.alarm == notice.moment
 
 
+def _raised_again(st: State, alarm: datetime) -> Notice:
+    """The take-it-off alarm raised again at a session start it held."""
+    return Notice("again", HELD_TITLE, held_alarm_body(st), "critical", moment=alarm)
+
+
 def _never_raising(report: Callable[[Report], None]) -> Callable[[Report], None]:
     """A host's report callback that fails (a closed log, a full disk) must not take a
     delivery or the tick down with it."""
@@ -819,7 +854,7 @@ def _load(text: str) -> Notice | None:
     try:
         doc = json.loads(text)
         kind = doc["kind"]
-        if kind not in ("on", "off", "remind", "done", "test"):
+        if kind not in ("on", "off", "again", "remind", "done", "test"):
             return None
         return Notice(
             kind,

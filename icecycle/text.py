@@ -17,6 +17,18 @@ PROTOCOL = (
     "For the first 48 to 72 hours after a back spasm: ice on for 25 minutes, then off for "
     "90 minutes, and again, for as long as the window lasts."
 )
+
+
+def protocol(on_s: int, off_s: int, window_s: int) -> str:
+    """The protocol in the lengths that will be used (the start screen, from the config)."""
+    if (on_s, off_s) == (25 * 60, 90 * 60) and window_s in (48 * 3600, 72 * 3600):
+        return PROTOCOL
+    return (
+        f"Ice on for {format_span(on_s)}, then off for {format_span(off_s)}, and again, for "
+        f"as long as the window lasts ({format_span(window_s)}), as your settings say."
+    )
+
+
 TIPS = [
     "Before you roll over, sit up or stand, press four fingers flat beside your spine over the "
     "spasm. If it grips as you move, press a little harder and wait for it to let go, then try "
@@ -196,7 +208,17 @@ def rest_owed_warning(st: State, settings: Settings) -> str:
 def next_session(st: State, upcoming_on: datetime | None) -> str:
     if upcoming_on is None:
         return "No more sessions in this window."
-    return f"Next session at {clock(upcoming_on, st.now)}."
+    wait = format_duration((upcoming_on - st.now).total_seconds(), with_seconds=False)
+    return f"Next session at {clock(upcoming_on, st.now)} (in {wait})."
+
+
+def second_skip(st: State, audience: Audience = "commands") -> str:
+    """Refusing a second skip in one rest, unless asked again."""
+    how = "press s again and confirm" if audience == "keys" else "`icecycle skip --again`"
+    return (
+        "a session was already skipped in this rest; skipping another leaves a long gap "
+        f"without ice ({describe(st)}); to skip one more anyway: {how}"
+    )
 
 
 def next_change(st: State) -> str:
@@ -242,7 +264,53 @@ def alarm_line(st: State, audience: Audience = "commands") -> str:
     )
     answer = "press a" if audience == "keys" else "then `icecycle ack`"
     paused = " The cycle is paused." if st.state == "paused" else ""
-    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off.{paused}"
+    held = f" {held_line(st)}" if st.held is not None else ""
+    return f"TAKE THE ICE OFF NOW{late}; {answer} once it is off.{paused}{held}"
+
+
+def held_line(st: State) -> str:
+    """While the open alarm holds the schedule: what happened, and what answering does."""
+    assert st.held is not None and st.cycle is not None
+    rest = format_span(st.cycle.settings.off_s)
+    if st.state == "done":
+        return (
+            f"The {clock(st.held, st.now)} session did not start because that alarm was "
+            "unanswered, and the window has ended."
+        )
+    return (
+        f"The {clock(st.held, st.now)} session did not start because that alarm is "
+        f"unanswered; the next one starts a full rest ({rest}) after your answer."
+    )
+
+
+HELD_TITLE = "Take the ice off now: the alarm is still unanswered"
+
+
+def held_alarm_body(st: State) -> str:
+    """The alarm raised again at a session start the open alarm held."""
+    assert st.alarm is not None
+    then = (
+        "then answer it; the window has ended, so no session follows."
+        if st.state == "done"
+        else "then answer: the next session starts a full rest after your answer."
+    )
+    return (
+        f"The {clock(st.alarm, st.now)} take-it-off was never answered. If the ice is still "
+        f"on, take it off now, {then}"
+    )
+
+
+def changed_elsewhere(kind: str | None, at: datetime | None, now: datetime) -> str:
+    """The daemon's log line when another process changed the cycle."""
+    if kind is None or at is None:
+        return "the cycle changed elsewhere: no cycle is running now"
+    what = {
+        "started": "a new cycle started",
+        "ack": "the alarm or the session was acknowledged",
+        "pain": "a pain score was noted",
+        "quiet": "the quiet hours changed",
+    }.get(kind, f"`{kind}`")
+    return f"the cycle changed elsewhere: {what} at {clock(at, now)}"
 
 
 def phase_line(st: State) -> str:
@@ -261,6 +329,8 @@ def phase_line(st: State) -> str:
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"
     if st.cycle and st.phase.end >= st.cycle.window_end:
         return f"Ice off (rest): {left} left; the window ends at {ends}."
+    if st.held is not None:
+        return f"Ice off (rest), held: {held_line(st)}"
     if st.quiet_until:
         return f"Quiet hours until {ends}: no reminders; the next session starts then."
     if st.quiet_next:
@@ -276,6 +346,8 @@ def window_done(c: Counts, window: timedelta, pain: list[int]) -> str:
     )
 
 
+HELD_NOTE = "held: the take-it-off alarm before it was unanswered"
+
 NOTE_WORDS = {
     "missed": "passed while closed",
     "late": "notified late",
@@ -283,11 +355,11 @@ NOTE_WORDS = {
 }
 
 
-def session_note(status: str, confirmed: bool, note: str, ended_by: str) -> str:
+def session_note(status: str, confirmed: bool, note: str, ended_by: str, reason: str = "") -> str:
     """The notes column of a session in history (the CLI and the dashboard alike)."""
     words = [
         "confirmed" if confirmed and status == "done" else "",
-        NOTE_WORDS["missed"] if status == "missed" else "",
+        HELD_NOTE if reason == "held" else NOTE_WORDS["missed"] if status == "missed" else "",
         NOTE_WORDS.get(note, "") if note in ("late", "failed") else "",
         f"ended by {ended_by}" if ended_by in ("pause", "stop") else "",
     ]
@@ -328,8 +400,8 @@ def confirmation(
     if kind == "off":
         return f"Ice off; that session counts as done. {nxt}"
     if kind == "skip" and before.state == "on":
-        # Confirmed on: the ice is on the skin now, so say first to take it off.
-        first = f"{TAKE_OFF} " if before.acknowledged else ""
+        # The ice may be on the skin (confirmed or not): say first to take it off.
+        first = f"{TAKE_OFF} "
         return f"{first}Session skipped; rest as usual. {nxt}"
     if kind == "skip":
         skipped = before.phase.end if before.phase else now
@@ -400,16 +472,25 @@ def started(st: State, replaced: State | None) -> str:
         f"window ends {clock(st.cycle.window_end, now)})"
     )
     if st.state == "off":
-        on_skin = replaced is not None and (replaced.state == "on" or replaced.alarm is not None)
+        # The alarm the last cycle left unanswered rings on in this one (st.alarm).
+        on_skin = st.alarm is not None or (replaced is not None and replaced.state == "on")
         first = f"{TAKE_OFF} " if on_skin else ""
+        old = "The old cycle is stopped." if replaced is not None else "The last window is over."
+        answer = (
+            " Its take-it-off alarm is still unanswered: answer it (`icecycle ack`) once the "
+            "ice is off."
+            if st.alarm is not None
+            else ""
+        )
         if st.phase.end >= st.cycle.window_end:
             return (
-                f"{first}The old cycle is stopped. Started a new one, resting first; no session "
+                f"{first}{old} Started a new one, resting first; no session "
                 f"fits before its window ends at {clock(st.cycle.window_end, now)} {lengths}."
+                f"{answer}"
             )
         return (
-            f"{first}The old cycle is stopped. Started a new one, resting first: ice on at "
-            f"{clock(st.phase.end, now)} {lengths}."
+            f"{first}{old} Started a new one, resting first: ice on at "
+            f"{clock(st.phase.end, now)} {lengths}.{answer}"
         )
     return f"Started: ice on now, off at {clock(st.phase.end, now)} {lengths}. {TOWEL}"
 
@@ -450,7 +531,7 @@ def history_table(
     for n, r in enumerate(rows, 1):
         if r.status == "upcoming":
             continue
-        note = session_note(r.status, r.confirmed, r.note, r.ended_by)
+        note = session_note(r.status, r.confirmed, r.note, r.ended_by, r.reason)
         lines.append(
             f"  {n:>3}  {clock(r.start, now):<16}  "
             f"{r.end.astimezone().strftime('%H:%M'):<5}  {r.status:<11}  {note}"

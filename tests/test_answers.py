@@ -154,7 +154,10 @@ async def test_ice_is_on_confirms_the_session_and_skip_skips_it(store, clock) ->
     await b.press(on, "ice-on")  # already confirmed: refused by the actions layer itself
     assert kinds(store, cid).count("ack") == 1
     assert "was not applied" in reports[-1].text
-    clock.advance(180)  # the next session
+    clock.advance(60)  # the session ended: its take-it-off, answered from the notice
+    await runner.run_once()
+    await b.press(b.sent[-1], "ice-off")
+    clock.advance(120)  # the next session (unanswered, the alarm would have held it)
     await runner.run_once()
     await b.press(b.sent[-1], "skip")
     assert kinds(store, cid)[-1] == "skip" and runner.state().state == "off"

@@ -50,7 +50,14 @@ def test_status_json_has_exactly_the_documented_keys(run, clock) -> None:
         "sessions",
         "settings",
         "alarm",  # added by issue 10: when the ice should have come off, if unanswered
+        "alarm_session",  # issue 18: the session that alarm belongs to
+        "held",  # issue 18: while it holds the schedule, since when
     }
+    assert doc["alarm_session"] == {
+        "start": "2026-11-25T10:00:00+00:00",
+        "ended": "2026-11-25T10:25:00+00:00",
+    }
+    assert doc["held"] is None
     assert doc["alarm"] == "2026-11-25T10:25:00+00:00"
     assert set(doc["phase"]) == {"kind", "started", "ends", "remaining_s"}
     assert set(doc["window"]) == {"start", "end", "length_s", "elapsed_s", "remaining_s"}
@@ -73,10 +80,13 @@ def test_every_action_confirms_in_one_line(run, clock) -> None:
     run("start")
     steps = [
         ("ack", "Confirmed: ice is on"),
-        ("off", "Ice off; that session counts as done. Next session at 11:40."),
-        ("skip", "The 11:40 session is skipped; the rest runs on. Next session at 13:35."),
+        ("off", "Ice off; that session counts as done. Next session at 11:40 (in 1h 30m)."),
+        (
+            "skip",
+            "The 11:40 session is skipped; the rest runs on. Next session at 13:35 (in 3h 20m).",
+        ),
         ("on", "Ice on until 10:40."),
-        ("skip", "Session skipped; rest as usual. Next session at 11:50."),
+        ("skip", "Session skipped; rest as usual. Next session at 11:50 (in 1h 30m)."),
         ("pause", "Paused: no reminders until you resume (`icecycle resume`)."),
         ("resume", "Resumed: rest still owed until 11:50, then ice on."),
         ("stop", "Stopped the cycle (1 done (1 confirmed) · 0 missed · 2 skipped · 0 left)"),
@@ -180,8 +190,10 @@ def test_long_ice_warns(run) -> None:
 
 def test_history_table_and_json(run, clock) -> None:
     run("start", "--on", "1m", "--off", "1m", "--window", "10m")
-    clock.advance(minutes=2, seconds=30)
-    run("skip")
+    clock.advance(minutes=1, seconds=30)
+    run("ack")  # answered before the next session: the schedule is not held
+    clock.advance(minutes=1)
+    assert run("skip").code == 0
     clock.advance(minutes=10)
     lines = run("history").lines
     assert lines[0].startswith("Cycle 1: from 10:00")
@@ -283,6 +295,8 @@ def test_a_short_cycle_moves_on_its_own_with_nothing_running() -> None:
         doc = json.loads(icecycle("status", "--json").stdout)
         if not seen or seen[-1] != doc["state"]:
             seen.append(doc["state"])
+            if seen == ["on", "off"]:  # the first session's alarm, answered in its rest
+                assert icecycle("ack").returncode == 0
         if doc["state"] == "done":
             break
         time.sleep(0.2)

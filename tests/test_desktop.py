@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,21 @@ def wait_for(predicate, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def answering(desktop: Desktop, env: dict[str, str]) -> threading.Event:
+    """Someone who answers each take-it-off alarm with `icecycle ack` (unanswered, it would
+    hold the next session). Set the event it returns to stop."""
+    done = threading.Event()
+
+    def run() -> None:
+        while not done.is_set():
+            if json.loads(icecycle(env, "status", "--json").stdout or "{}").get("alarm"):
+                icecycle(env, "ack")
+            time.sleep(0.05)
+
+    threading.Thread(target=run, daemon=True).start()
+    return done
+
+
 def boundaries(env: dict[str, str]) -> list[float]:
     """The phase changes of the running cycle, as epoch seconds (from the stored start)."""
     doc = json.loads(icecycle(env, "status", "--json").stdout)
@@ -82,11 +98,13 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
     env = env_for(desktop, tmp_path / "data")
     d = daemon(env, tmp_path / "daemon.log")
     time.sleep(1.5)  # idle, waiting for a cycle
+    person = answering(desktop, env)
     assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "12s").returncode == 0
     # start rounds to the stored instant; read the schedule from the store
     expected = boundaries(env)
     wait_for(lambda: len(desktop.notifications()) >= 8, 20)
     time.sleep(1)
+    person.set()
     assert stop(d) == 0
     seen = desktop.notifications()
     assert [n.summary for n in seen[:5]] == [
@@ -136,9 +154,11 @@ def test_a_window_that_ends_before_a_whole_session_ends_in_rest(
     desktop.start()
     env = env_for(desktop, tmp_path / "data")
     assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "11s").returncode == 0
+    person = answering(desktop, env)
     d = daemon(env, tmp_path / "daemon.log")
     wait_for(lambda: any("complete" in n.summary for n in desktop.notifications()), 20)
     time.sleep(1)
+    person.set()
     assert stop(d) == 0
     seen = desktop.notifications()
     assert [n.summary for n in seen] == [
@@ -158,9 +178,11 @@ def test_two_daemons_send_each_notification_once(desktop: Desktop, tmp_path: Pat
     desktop.start()
     env = env_for(desktop, tmp_path / "data")
     assert icecycle(env, "start", "--on", "2s", "--off", "2s", "--window", "7s").returncode == 0
+    person = answering(desktop, env)
     a, b = daemon(env, tmp_path / "a.log"), daemon(env, tmp_path / "b.log")
     wait_for(lambda: any("complete" in n.summary for n in desktop.notifications()), 20)
     time.sleep(1.5)
+    person.set()
     assert stop(a) == 0 and stop(b) == 0
     summaries = [n.summary for n in desktop.notifications()]
     if summaries[-1] == "Take the ice off now":
@@ -187,8 +209,10 @@ def test_a_missing_or_hung_notification_daemon_does_not_stop_the_schedule(
     d = daemon(env, tmp_path / "daemon.log")
     time.sleep(1)
     assert icecycle(env, "start", "--on", "2s", "--off", "2s", "--window", "20s").returncode == 0
+    person = answering(desktop, env)
     expected = boundaries(env)
     time.sleep(7.5)  # three boundaries pass (and the hung sends time out after 5 s)
+    person.set()
     assert stop(d) == 0
     db = tmp_path / "data" / "icecycle.sqlite3"
     import sqlite3
@@ -311,6 +335,37 @@ def test_take_it_off_answered_from_the_notification(desktop: Desktop, tmp_path: 
     # dunst has no "sound" capability: icecycle played the alarm itself, once.
     assert len(played.read_text().splitlines()) == 1
     print(f"answered {answered_in:.3f} s after the click")
+
+
+def test_force_start_during_ice_on_sends_one_critical_take_it_off_and_one_hook(
+    desktop: Desktop, tmp_path: Path
+) -> None:
+    """Issue 18: `start --force` while the ice is on: the take-it-off notice (critical) and
+    the hook go out exactly once, and no ice-on follows until it is answered."""
+    desktop.start()
+    hooked = tmp_path / "hook.log"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f'#!/bin/sh\necho "$ICECYCLE_KIND $ICECYCLE_URGENCY" >> {hooked}\n')
+    hook.chmod(0o755)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[hooks]\non_change = ["{hook}"]\n')
+    env = {**env_for(desktop, tmp_path / "data"), "ICECYCLE_CONFIG": str(config)}
+    assert icecycle(env, "start", "--on", "20s", "--off", "30s", "--window", "2m").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    wait_for(lambda: len(desktop.notifications()) >= 1, 15)
+    r = icecycle(env, "start", "--force", "--on", "20s", "--off", "30s", "--window", "2m")
+    assert r.returncode == 0 and r.stdout.startswith("Take the ice off now.")
+    wait_for(lambda: len(desktop.notifications()) >= 2, 10)
+    time.sleep(3)  # nothing more (no second notice, no ice on) while it rests
+    assert stop(d) == 0
+    seen = desktop.notifications()
+    assert [(n.summary, n.urgency) for n in seen] == [
+        ("Ice on, towel first", 1),
+        ("Take the ice off now", 2),
+    ]
+    assert hooked.read_text().splitlines() == ["on normal", "off critical"]
+    doc = json.loads(icecycle(env, "status", "--json").stdout)
+    assert doc["state"] == "off" and doc["alarm"] is not None  # rings on until answered
 
 
 def test_daemon_without_a_session_bus_keeps_running(tmp_path: Path) -> None:

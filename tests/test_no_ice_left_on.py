@@ -150,6 +150,8 @@ def test_sessions_acted_on_while_open_are_not_passed_while_closed(run, clock) ->
 def test_acting_in_the_instant_a_session_begins(run, clock, kind, status) -> None:
     run("start")
     run("ack")
+    clock.set(T0 + timedelta(minutes=30))
+    run("ack")  # its take-it-off answered (unanswered, it would hold the next session)
     clock.set(T0 + timedelta(minutes=115))  # 11:55:00.000, the second session begins
     assert run(kind).code == 0
     sessions = json.loads(run("history", "--json").out)["cycles"][0]["sessions"]
@@ -184,14 +186,18 @@ def alarms(rec: Recorder) -> list[tuple[str, str]]:
     return [(n.kind, n.urgency) for n in rec.sent if n.kind in ("off", "remind")]
 
 
-async def test_window_ending_right_after_a_session(store, clock) -> None:
-    begin(store, Settings(10, 5, 25))  # sessions 0-10 and 15-25: the window ends at 25
+async def test_window_ending_right_after_a_session(store, clock, data_dir) -> None:
+    cid = begin(store, Settings(10, 5, 25))  # sessions 0-10 and 15-25: the window ends at 25
     rec = Recorder()
     runner = Runner(store, clock, rec, repeat_every=timedelta(seconds=4), repeat_count=3)
     await runner.run_once()
+    await drive(runner, clock, T0 + timedelta(seconds=12))
+    other = Store.open(data_dir)  # `icecycle ack` from another terminal
+    assert other is not None
+    other.append(cid, "ack", clock.now())  # the first alarm answered in its rest
     await drive(runner, clock, T0 + timedelta(seconds=60))
     kinds = [n.kind for n in rec.sent]
-    assert kinds == ["on", "off", "remind", "on", "off", "done", "remind", "remind", "remind"]
+    assert kinds == ["on", "off", "on", "off", "done", "remind", "remind", "remind"]
     assert all(u == "critical" for _, u in alarms(rec))
 
 
@@ -277,6 +283,85 @@ async def test_a_72_hour_cycle_with_random_actions_never_leaves_ice_on(
     }
     print(f"72 h random run, seed {seed}:", counts)
     assert counts["alarms sent"] >= len(needs_alarm) - len(superseded)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_a_72_hour_cycle_with_sleeps_rings_before_any_ice_on(
+    store, clock, data_dir, seed
+) -> None:
+    """Issue 18: the same 72 h, with the computer asleep (the runner stopped, then going on)
+    and the dashboard closed (a new runner later) across session boundaries. Every session
+    that ended unanswered is followed by its take-it-off or the alarm raised again before
+    any ice-on notice, unless someone answered first."""
+    from icecycle.notify import Notice, Result
+
+    rng = random.Random(1800 + seed)
+    quiet = json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
+    cid = begin(store, Settings(), T0, quiet)
+    sent: list[tuple[datetime, Notice]] = []
+
+    class Timed:
+        name = "timed"
+
+        def send(self, notice: Notice) -> Result:
+            sent.append((clock.now(), notice))
+            return Result(self.name, True)
+
+    def open_runner() -> Runner:
+        return Runner(store, clock, Timed(), repeat_every=timedelta(minutes=2), repeat_count=3)
+
+    runner = open_runner()
+    await runner.run_once()
+    person = Store.open(data_dir)
+    assert person is not None
+    end = T0 + timedelta(hours=72, minutes=10)
+    asleep = closed = 0
+    while clock.now() < end:
+        if rng.random() < 0.1:  # nothing runs for a while, across boundaries
+            clock.advance(rng.uniform(1800, 5 * 3600))
+            if rng.random() < 0.5:
+                runner, closed = open_runner(), closed + 1  # the dashboard closed, reopened
+            else:
+                asleep += 1  # SIGSTOP or suspend: the same runner goes on
+        else:
+            nxt = runner.armed or end
+            wait = (nxt - clock.now()).total_seconds()
+            clock.advance(max(1.0, min(wait, rng.uniform(60, 3600))))
+        if rng.random() < 0.2:
+            kind = rng.choice(["pause", "resume", "skip", "ack", "ack", "off", "on"])
+            f = fold(*person.current())  # type: ignore[misc]
+            if f.check(kind, clock.now(), person.session_notes(cid)) is None:
+                person.append(cid, kind, clock.now())
+        await runner.run_once()
+    current = store.current()
+    assert current is not None
+    cycle, events = current
+    rows = fold(cycle, events).sessions(clock.now(), store.session_notes(cycle.id))
+    ended = [r for r in rows if r.status not in ("upcoming", "in progress")]
+    needs_alarm = [
+        r for r in ended if r.ended_by not in ("off", "skip", "stop") and r.status != "missed"
+    ]
+    for r in needs_alarm:
+        ice_on = [at for at, n in sent if n.kind == "on" and at > r.end]
+        until = ice_on[0] if ice_on else clock.now()
+        rang = [at for at, n in sent if n.kind in ("off", "again") and n.moment == r.end]
+        answered = [
+            e for e in events if r.end <= e.at <= until and e.kind in ("ack", "off", "on", "stop")
+        ]
+        assert (rang and rang[0] <= until) or answered, (r, until, rang)
+    held = [r for r in rows if getattr(r, "reason", "") == "held"]
+    counts = {
+        "sessions": len(ended),
+        "needing an alarm": len(needs_alarm),
+        "held": len(held),
+        "take-it-off sent": sum(n.kind == "off" for _, n in sent),
+        "raised again": sum(n.kind == "again" for _, n in sent),
+        "ice on sent": sum(n.kind == "on" for _, n in sent),
+        "reminders": sum(n.kind == "remind" for _, n in sent),
+        "asleep": asleep,
+        "closed": closed,
+    }
+    print(f"72 h run with sleeps, seed {seed}:", counts)
 
 
 def test_stop_or_force_start_with_the_alarm_unanswered_say_take_it_off(run, clock) -> None:

@@ -68,19 +68,21 @@ async def test_each_change_is_notified_once(store, clock) -> None:
     await step(runner, clock, 120)
     clock.set(T0 + timedelta(seconds=600))
     await runner.run_once()
-    # Seen: on at 0, off at 60, on at 180; the sessions at 360 and 540 passed in the jump
-    # (missed: nothing told them to put ice on, so no late alarm for them either). The
-    # session at 180 had its alarm at 240, then the jump: it is still unanswered.
+    # Seen: on at 0, off at 60; nobody answered, so the session at 180 did not begin (the
+    # schedule is held) and the alarm was raised again then, and again in the jump (the
+    # would-be sessions at 360 and 540: one late notice, for the latest).
     assert [n.title for n in rec.sent] == [
         "Ice on, towel first",
         "Take the ice off now",
-        "Ice on, towel first",
-        "Take the ice off now",
+        "Take the ice off now: the alarm is still unanswered",
+        "Take the ice off now: the alarm is still unanswered",
         "Cold therapy window complete",
     ]
-    assert rec.sent[-2].urgency == "critical" and "ended 6m ago" in rec.sent[-2].body
-    assert store.session_notes(1)[T0 + timedelta(seconds=360)] == "passed"
-    assert "2 done (0 confirmed) · 2 missed · 0 skipped · 0 left" in rec.sent[-1].body
+    assert [n.kind for n in rec.sent] == ["on", "off", "again", "again", "done"]
+    assert rec.sent[-2].urgency == "critical" and "The 10:01 take-it-off" in rec.sent[-2].body
+    assert ("ICECYCLE_LATE", "1") in rec.sent[-2].env
+    assert T0 + timedelta(seconds=360) not in store.session_notes(1)  # held, not passed
+    assert "1 done (0 confirmed) · 3 missed · 0 skipped · 0 left" in rec.sent[-1].body
     assert runner.armed is None  # idle after the window (repeat_count=0: no reminders)
 
 
@@ -139,16 +141,12 @@ async def test_catch_up_after_a_jump_sends_one_late_notice(store, clock) -> None
     await step(runner, clock)
     await step(runner, clock, 3 * 3600)  # asleep for three hours
     # The session at 0 was announced, then the computer slept through its end: its alarm
-    # is still open, though a (missed) session came and went since.
-    assert [n.kind for n in rec.sent] == ["on", "off"]
+    # is still open, and it held the session at 115 (which did not begin): raised again.
+    assert [n.kind for n in rec.sent] == ["on", "again"]
     late = rec.sent[-1]
-    assert (
-        "The session ended 2h 35m ago, while icecycle was closed or the computer was asleep"
-        in late.body
-    )
-    notes = store.session_notes(1)
-    assert notes[T0 + timedelta(minutes=115)] == "passed"
-    assert "1 session passed while icecycle was closed" in [r.text for r in reports]
+    assert "The 10:25 take-it-off was never answered" in late.body
+    assert T0 + timedelta(minutes=115) not in store.session_notes(1)
+    assert not any("passed while" in r.text for r in reports)
     claim = next(c for c in store.claims(1) if c.kind == "off")
     assert claim.result == "late"
     # The reminders count from the late notice, not from the phase start: no burst.
@@ -163,11 +161,12 @@ async def test_opening_late_marks_passed_sessions(store, clock) -> None:
     runner = make(store, clock, rec)
     await runner.run_once()
     # `start` put the first session on (the person acted), so its alarm at 10:25 is still
-    # open; the two after it passed with nothing running: missed, no notice for them.
-    assert [n.kind for n in rec.sent] == ["off"]
-    assert rec.sent[0].urgency == "critical" and "The session ended 4h 45m ago" in rec.sent[0].body
-    assert runner.passed_on_open == 2
-    assert sorted(v for v in store.session_notes(1).values()) == ["passed"] * 2
+    # open: it held the two after it (missed, "held"), and is raised again, once, now.
+    assert [n.kind for n in rec.sent] == ["again"]
+    assert rec.sent[0].urgency == "critical" and "10:25 take-it-off" in rec.sent[0].body
+    assert runner.passed_on_open == 0
+    st = runner.state()
+    assert st is not None and st.held == T0 + timedelta(minutes=115) and st.missed == 2
 
 
 async def test_failure_is_reported_once_and_schedule_goes_on(store, clock) -> None:
@@ -177,12 +176,15 @@ async def test_failure_is_reported_once_and_schedule_goes_on(store, clock) -> No
     await step(runner, clock)
     for _ in range(3):
         await step(runner, clock, 60)
-    assert len(rec.sent) == 4  # every boundary still tried
+    # on at 0, off at 60, then (unanswered) raised again at 120 and 240: every one tried
+    assert [n.kind for n in rec.sent] == ["on", "off", "again"]
+    await step(runner, clock, 60)
+    assert [n.kind for n in rec.sent] == ["on", "off", "again", "again"]
     assert [r.kind for r in reports].count("failed") == 1
     assert "recorder notification failed: daemon gone" in [r.text for r in reports]
     assert {c.result for c in store.claims(1)} == {"failed: daemon gone"}
     rec.ok = True
-    await step(runner, clock, 60)
+    await step(runner, clock, 120)
     assert [r.kind for r in reports][-2:] == ["recovered", "sent"]
 
 
@@ -264,6 +266,10 @@ async def test_quiet_hours_silence_the_night_and_wake_at_the_end(store, clock) -
     for _ in range(40):  # through the night, in big steps to each armed boundary
         clock.set(max(clock.now() + timedelta(seconds=1), runner.armed or clock.now()))
         await runner.run_once()
+        st = runner.state()
+        if st is not None and st.alarm is not None:  # answered at once (else it holds)
+            store.append(1, "ack", clock.now())
+            await runner.run_once(force_reload=True)
         if clock.now().hour == 7:
             break
     kinds_at = [(n.kind, n.body) for n in rec.sent]

@@ -57,7 +57,7 @@ def test_paused(snap_compare, store, clock) -> None:
 
 def test_done(snap_compare, store, clock) -> None:
     start_cycle(store, Settings(60, 120, 900), since_h=0)
-    clock.advance(minutes=20)
+    clock.advance(minutes=20)  # nobody answered: the alarm held every session, and rings
     assert snap_compare(app_for(store, clock), terminal_size=SIZE)
 
 
@@ -100,15 +100,17 @@ def test_quiet_hours(snap_compare, store, clock) -> None:
     evening = clock.now().replace(hour=20)
     clock.set(evening)
     with store.transaction():
-        store.new_cycle(
+        cid = store.new_cycle(
             evening, Settings(), evening, json.dumps({"quiet_hours": "23:00-07:00", "tz": "UTC"})
-        )
+        ).id
+    store.append(cid, "ack", evening + timedelta(minutes=30))  # the first alarm answered
     clock.advance(hours=6)  # 02:00: the 23:50 session waits for the morning
     assert snap_compare(app_for(store, clock), terminal_size=SIZE)
 
 
 def test_history_with_pain_trend(snap_compare, store, clock) -> None:
     cid = start_cycle(store)
+    store.append(cid, "ack", clock.now() + timedelta(minutes=30))  # its alarm answered
     for minutes, score in ((20, 8), (140, 6), (255, 5), (370, 3)):
         clock.set(clock.now().replace(hour=10, minute=0) + timedelta(minutes=minutes))
         store.append(cid, "pain", clock.now(), str(score))
@@ -164,6 +166,7 @@ def test_honest_counts_and_the_strip(snap_compare, store, clock) -> None:
     store.claim(cid, "on", start, 0, start, "sent")
     clock.advance(minutes=5)
     ack(store, cid, clock)  # 20:00 done, confirmed
+    store.append(cid, "ack", start + timedelta(minutes=30))  # ... and its alarm answered
     clock.set(start + timedelta(minutes=116))
     store.claim(cid, "on", clock.now(), 0, clock.now(), "sent")
     store.append(cid, "skip", clock.now())  # 21:55 skipped

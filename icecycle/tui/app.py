@@ -225,7 +225,7 @@ class IceCycleApp(App[None]):
             self.show_notice("")  # a new cycle: the last one's notices are done with
         self.state = st
         self.urgent = st.alarm is not None
-        key = (st.state, st.phase.start if st.phase else None, st.alarm)
+        key = (st.state, st.phase.start if st.phase else None, st.alarm, st.raised)
         if key != self._phase_key:
             self._phase_changed(st, self._phase_key)
             self._phase_key = key
@@ -262,8 +262,13 @@ class IceCycleApp(App[None]):
                 towel_for(start, st.phase.end, st.now),
                 lambda answer: self._towel_answer(answer, start),
             )
-        elif st.alarm is not None and (first or before[2] != st.alarm):  # type: ignore[index]
+        elif st.alarm is not None and (first or before[2:] != (st.alarm, st.raised)):  # type: ignore[index]
             self.ring()
+            if st.raised is not None:  # a session start it held: raised again, on every screen
+                self.show_notice(text.held_alarm_body(st))
+                self.notify(
+                    text.held_alarm_body(st), title=text.HELD_TITLE, severity="error", timeout=60
+                )
         if st.state == "done" and not first and before is not None and before[0] != "done":
             self.show_notice(
                 f"The window is over: {text.counts_line(st.counts)}. Press n for a new cycle."
@@ -403,7 +408,29 @@ class IceCycleApp(App[None]):
         self.perform("ack")
 
     def action_skip(self) -> None:
+        st = self.state
+        if st is not None and actions.skipped_in_this_rest(st, self.runner.events):
+            self._ask_before_second_skip(st)
+            return
         self.perform("skip")
+
+    def _ask_before_second_skip(self, st: State) -> None:
+        """A second `s` in one rest (pressed twice quickly?): ask, keeping the session."""
+        from icecycle.tui.screens.confirm import ConfirmScreen
+
+        dialog = ConfirmScreen(
+            "Skip another session?",
+            f"A session was already skipped in this rest ({text.describe(st)}). "
+            "Skipping one more leaves a long gap without ice. Skip it too?",
+            yes="Skip another",
+            no="Keep it",
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.perform("skip")
+
+        self._open_once(dialog, answer)
 
     def action_pause_resume(self) -> None:
         if self.state is not None:

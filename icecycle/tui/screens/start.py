@@ -48,7 +48,8 @@ class StartScreen(Screen[Plan]):
     def compose(self) -> ComposeResult:
         with Vertical(id="start"):
             yield Label("Start a cold therapy cycle", id="start-title")
-            yield Label(text.PROTOCOL, id="start-intro")
+            cfg = self.config
+            yield Label(text.protocol(cfg.on_s, cfg.off_s, cfg.window_s), id="start-intro")
             with Grid(id="start-form"):
                 for key, value, where in self._defaults():
                     yield Label(FORM_FIELDS[key])
