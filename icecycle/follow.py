@@ -17,7 +17,7 @@ from icecycle.config import ConfigError
 from icecycle.cycle import Fold, State, fold
 from icecycle.store import Store, StoreError
 
-SECOND, MINUTE = timedelta(seconds=1), timedelta(minutes=1)
+SECOND, MINUTE, _TINY = timedelta(seconds=1), timedelta(minutes=1), timedelta(microseconds=1)
 #: Nothing visible changes for longer than this in any state but idle; a look anyway.
 LONGEST = timedelta(hours=1)
 
@@ -137,8 +137,11 @@ class Follower:
         if st.alarm is not None:
             anchors.append(st.alarm)
         current = self.line_at(now)
+        if self.line_at(now + _TINY) != current:  # `now` fell on a moment of change
+            return now + _TINY
         for step in (SECOND, MINUTE):
-            for at in sorted({_after(a, now, step) for a in anchors}):
+            # (a microsecond past each: a count rounded down changes just after the moment)
+            for at in sorted({_after(a, now, step) + _TINY for a in anchors}):
                 if self.line_at(at) != current:
                     return at
         ends = [a for a in (st.next_change, _midnight(now)) if a is not None and a > now]

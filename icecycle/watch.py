@@ -87,6 +87,8 @@ class FolderWatch:
             return True
         relevant, rearm = False, False
         for event in events:
+            if event.wd != self._wd:
+                continue  # a watch we already let go of (its IN_IGNORED, say)
             if event.mask & (_IN_DELETE_SELF | _IN_MOVE_SELF | _IN_IGNORED):
                 rearm = relevant = True  # the folder (or the parent waited on) went
             elif self._watching != self.data_dir:
@@ -195,27 +197,33 @@ class Waker:
         limit = None if deadline is None else max(0.0, deadline - time.monotonic())
         if self.timer.fileno() is not None:
             self.timer.set(None if limit is None else time.time() + limit)
-            limit = None  # the timer ends the wait, even across a suspend
-        elif limit is not None:
-            limit = min(limit, 60.0)  # (a suspend would stretch a plain timeout)
-        if not self.watch.available:
-            limit = POLL_S if limit is None else min(limit, POLL_S)
-        ready = {fd: ev for fd, ev in self._poll.poll(None if limit is None else limit * 1000)}
-        if self.out_fd is not None and ready.get(self.out_fd, 0) & (
-            select.POLLERR | select.POLLHUP | select.POLLNVAL
-        ):
-            raise OutputGone
-        if self.timer.fileno() in ready:
-            self.timer.clear()
-        now = time.monotonic()
-        changed = any(t <= now + 0.001 for t in self._recheck)
-        self._recheck = [t for t in self._recheck if t > now + 0.001]
-        if self.watch.fileno() in ready and self.watch.drain():
-            changed = True
-            self._recheck = [now + d for d in RECHECK_S]
-        if not self.watch.available:
-            changed = True  # the caller looks at data_version each time
-        return changed
+        while True:
+            if self.timer.fileno() is not None:
+                limit = None  # the timer ends the wait, even across a suspend
+            elif deadline is not None:
+                # (a suspend would stretch a plain timeout: look at least once a minute)
+                limit = min(max(0.0, deadline - time.monotonic()), 60.0)
+            if not self.watch.available:
+                limit = POLL_S if limit is None else min(limit, POLL_S)
+            ready = dict(self._poll.poll(None if limit is None else limit * 1000))
+            if self.out_fd is not None and ready.get(self.out_fd, 0) & (
+                select.POLLERR | select.POLLHUP | select.POLLNVAL
+            ):
+                raise OutputGone
+            now = time.monotonic()
+            fired = self.timer.fileno() in ready or self.timer.fileno() is None
+            if self.timer.fileno() in ready:
+                self.timer.clear()
+            changed = not self.watch.available  # (the caller looks at data_version)
+            if self.watch.fileno() in ready and self.watch.drain():
+                changed = True
+                self._recheck = [now + d for d in RECHECK_S]
+            elif fired and any(t <= now + 0.001 for t in self._recheck):
+                changed = True
+                self._recheck = [t for t in self._recheck if t > now + 0.001]
+            if changed or fired:
+                return changed
+            # (something else in the folder: sleep on, the timer still set)
 
     def close(self) -> None:
         self.watch.close()
