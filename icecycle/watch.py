@@ -228,3 +228,74 @@ class Waker:
     def close(self) -> None:
         self.watch.close()
         self.timer.close()
+
+
+class LoopWaker:
+    """The same waking on an asyncio loop (the dashboard's, the daemon's): the inotify and
+    timer descriptors are read by the loop itself, so waiting costs nothing."""
+
+    def __init__(self, data_dir: str, loop: Any) -> None:
+        import asyncio
+
+        self.watch = FolderWatch(data_dir)
+        self.timer = WallTimer()
+        self._loop = loop
+        self._event = asyncio.Event()
+        self._changed = False
+        self._recheck: list[float] = []
+        if self.watch.available:
+            loop.add_reader(self.watch.fileno(), self._on_watch)
+        if self.timer.fileno() is not None:
+            loop.add_reader(self.timer.fileno(), self._on_timer)
+
+    @classmethod
+    def create(cls, data_dir: str, loop: Any) -> LoopWaker | None:
+        """None where there is no wall-clock timer (not Linux): the caller ticks instead."""
+        waker = cls(data_dir, loop)
+        if waker.timer.fileno() is None:
+            waker.close()
+            return None
+        return waker
+
+    def _on_watch(self) -> None:
+        if self.watch.drain():
+            self._changed = True
+            now = time.monotonic()
+            self._recheck = [now + d for d in RECHECK_S]
+            self._event.set()
+
+    def _on_timer(self) -> None:
+        self.timer.clear()
+        self._event.set()
+
+    def poke(self) -> None:
+        """Wake now (the host's needs changed: the terminal came to the front, say)."""
+        self._event.set()
+
+    async def wait(self, seconds: float | None) -> bool:
+        """Sleep at most `seconds` (None: until something happens); True if the folder
+        changed (or may have)."""
+        limit = None if seconds is None else max(0.0, seconds)
+        now = time.monotonic()
+        if self._recheck:
+            first = max(0.0, self._recheck[0] - now)
+            limit = first if limit is None else min(limit, first)
+        if not self.watch.available:
+            limit = POLL_S if limit is None else min(limit, POLL_S)
+        self.timer.set(None if limit is None else time.time() + limit)
+        if not self._event.is_set():
+            await self._event.wait()
+        self._event.clear()
+        now = time.monotonic()
+        changed = self._changed or any(t <= now + 0.001 for t in self._recheck)
+        self._recheck = [t for t in self._recheck if t > now + 0.001]
+        self._changed = False
+        return changed or not self.watch.available
+
+    def close(self) -> None:
+        for fd in (self.watch.fileno(), self.timer.fileno()):
+            if fd is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(fd)
+        self.watch.close()
+        self.timer.close()

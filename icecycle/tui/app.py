@@ -39,6 +39,9 @@ def desktop_status(ok: bool, detail: str = "") -> str:
     return f"Desktop notifications: NOT working: {detail}. Alerts still show here, with the bell."
 
 
+_SECOND, _MINUTE = timedelta(seconds=1), timedelta(minutes=1)
+
+
 class IceCycleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "icecycle"
@@ -116,8 +119,12 @@ class IceCycleApp(App[None]):
         self.call_after_refresh(self._start_runner)
 
     async def _start_runner(self) -> None:
-        await self.runner.start(use_scheduler=self.use_scheduler, own_tick=False)
-        self.set_interval(1.0, self.sync)
+        # The runner wakes for a change, a boundary or a lease; and, for this screen, the
+        # next second it shows while in front, the next minute while not.
+        self.runner.host_wake = self._next_redraw
+        self.runner.after_tick = self._redraw_soon
+        self.watch(self, "app_focus", lambda _: self.runner.wake(), init=False)
+        await self.runner.start(use_scheduler=self.use_scheduler, own_tick=True)
         if self.runner.passed_on_open:
             n = self.runner.passed_on_open
             self.show_notice(
@@ -131,10 +138,26 @@ class IceCycleApp(App[None]):
     # -- keeping up with the clock and the store ----------------------------------------
 
     async def sync(self) -> None:
-        """Once a second: let the runner look at the store and the clock, then redraw. An
-        error here is shown on one line; the tick goes on."""
+        """Let the runner look at the store and the clock, then redraw (tests call this
+        for one tick; the runner's own wake loop does the same)."""
+        self.runner.tick()
+        self._redraw_soon()
+
+    def _next_redraw(self, now: datetime) -> datetime:
+        """In front, the countdown's next second; behind, the next minute (an alarm or a
+        change elsewhere wakes the runner by itself)."""
+        st = self.state
+        if self.app_focus:
+            if st is not None and st.phase is not None:
+                at = st.phase.end - (st.phase.end - now) // _SECOND * _SECOND
+                return at if at > now else at + _SECOND
+            return now + _SECOND
+        return now.replace(second=0, microsecond=0) + _MINUTE
+
+    def _redraw_soon(self) -> None:
+        """Redraw after a tick (nothing while blurred if nothing new). An error here is
+        shown on one line; the ticks go on."""
         try:
-            self.runner.tick()
             if self._nothing_new():
                 return
             self.refresh_view()
