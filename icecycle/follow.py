@@ -18,6 +18,7 @@ from icecycle.cycle import Fold, State, fold
 from icecycle.store import Store, StoreError
 
 SECOND, MINUTE, _TINY = timedelta(seconds=1), timedelta(minutes=1), timedelta(microseconds=1)
+_ZERO = timedelta(0)
 #: Nothing visible changes for longer than this in any state but idle; a look anyway.
 LONGEST = timedelta(hours=1)
 
@@ -120,7 +121,7 @@ class Follower:
 
     # -- when to look again --------------------------------------------------------------
 
-    def next_visible(self, now: datetime) -> datetime | None:
+    def next_visible(self, now: datetime, current: str | None = None) -> datetime | None:
         """The first moment after `now` at which the line differs, found among the moments
         it can change at: the whole seconds (then minutes) counted from each moment the
         line is drawn from. None: nothing changes by the clock (idle, or an error)."""
@@ -136,9 +137,12 @@ class Follower:
             anchors.append(st.cycle.window_end)
         if st.alarm is not None:
             anchors.append(st.alarm)
-        current = self.line_at(now)
-        if self.line_at(now + _TINY) != current:  # `now` fell on a moment of change
-            return now + _TINY
+        if current is None:
+            current = self.line_at(now)
+        if any((now - a) % SECOND == _ZERO for a in anchors) and self.line_at(now + _TINY) != (
+            current
+        ):
+            return now + _TINY  # `now` fell on a moment of change
         for step in (SECOND, MINUTE):
             # (a microsecond past each: a count rounded down changes just after the moment)
             for at in sorted({_after(a, now, step) + _TINY for a in anchors}):
@@ -165,7 +169,7 @@ class Follower:
         """Show the line now, then sleep until it may change."""
         now = self.clock.now()
         self.show(now)
-        at = self.next_visible(now)
+        at = self.next_visible(now, self.last)
         seconds = None if at is None else max(0.0, (at - self.clock.now()).total_seconds())
         if wait(None if seconds is None else seconds + 0.0005):
             self.look()

@@ -97,3 +97,57 @@ async def test_the_dashboard_ticks_each_second_in_front_and_not_at_all_behind(
             await pilot.pause()
             await asyncio.sleep(0.1)
             assert len(ticks) == 1
+
+
+@pytest.mark.tmux
+def test_in_a_real_terminal_the_input_thread_sleeps_until_a_key(tmp_path: Path) -> None:
+    """Textual's stock driver looks at the terminal ten times a second; ours waits for a key
+    (and Esc, a key that starts sequences, still works alone)."""
+    import os
+    import shutil
+
+    if shutil.which("tmux") is None:
+        if os.environ.get("ICECYCLE_REQUIRE_DESKTOP") == "1":
+            pytest.fail("needs tmux (bash .ci/run installs it)")
+        pytest.skip("needs tmux (bash .ci/run installs it)")
+    env = {**os.environ, "ICECYCLE_DATA_DIR": str(tmp_path / "data"), "TERM": "xterm-256color"}
+    sock = f"icecycle-wake-{os.getpid()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", sock, *args], env=env, capture_output=True, text=True, timeout=30
+        ).stdout
+
+    subprocess.run([sys.executable, "-m", "icecycle", "start"], env=env, check=True, timeout=30)
+    try:
+        tmux(
+            "new-session", "-d", "-s", "w", "-x", "100", "-y", "30", f"{sys.executable} -m icecycle"
+        )
+        deadline = time.monotonic() + 15
+        while "Thin towel between the ice" not in tmux("capture-pane", "-p", "-t", "w"):
+            assert time.monotonic() < deadline, "the dashboard did not come up"
+            time.sleep(0.1)
+        app = int(tmux("display-message", "-p", "-t", "w", "#{pane_pid}").strip())
+        children = Path(f"/proc/{app}/task/{app}/children").read_text().split()
+        app = int(children[0]) if children else app  # (a shell in between, or exec'd)
+
+        def wakes() -> int:
+            total = 0
+            for task in Path(f"/proc/{app}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+            return total
+
+        time.sleep(1)
+        before = wakes()
+        time.sleep(3)
+        # the screen's second (and its write to the terminal), not ten looks a second more
+        assert wakes() - before < 24
+        tmux("send-keys", "-t", "w", "Escape")  # the towel question closes on a lone Esc
+        deadline = time.monotonic() + 5
+        while "Thin towel between the ice and your skin" in tmux("capture-pane", "-p", "-t", "w"):
+            assert time.monotonic() < deadline, "Esc alone did nothing"
+            time.sleep(0.1)
+    finally:
+        tmux("kill-server")

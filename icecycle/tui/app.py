@@ -84,6 +84,18 @@ class IceCycleApp(App[None]):
         self._quiet: list[tuple[datetime, datetime]] = []
         self._opening: set[type] = set()
 
+    def get_driver_class(self) -> Any:
+        """Textual's own driver, but on Linux one whose input thread sleeps until a key."""
+        from textual import constants
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        if driver is LinuxDriver and constants.DRIVER is None:  # ($TEXTUAL_DRIVER wins)
+            from icecycle.tui.driver import QuietDriver
+
+            return QuietDriver
+        return driver
+
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.desktop_line, self._dashboard_ready)
 
