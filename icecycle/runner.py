@@ -25,6 +25,9 @@ from icecycle.text import confirmation
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
 
+#: While a cycle runs, the longest the runner sleeps with nothing due (see next_wake).
+SAFETY_LOOK = timedelta(minutes=1)
+
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
 #: How long past the notifier's own time limit a claim may stay unsettled before another
@@ -490,6 +493,10 @@ class Runner:
         moments: list[datetime] = []
         if self.armed is not None:
             moments.append(self.armed)
+        if self.cycle is not None:
+            # A look anyway now and then while a cycle runs: a moment the boundary does not
+            # name (a rule added later) is then late by a minute at most, never missed.
+            moments.append(now + SAFETY_LOOK)
         if self._retry or self._unrecorded:
             moments.append(now + timedelta(seconds=self.tick_s))
         with contextlib.suppress(Exception):  # (a store error is reported by the tick)

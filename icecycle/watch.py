@@ -19,10 +19,12 @@ POLL_S = 2.0
 RECHECK_S = (0.05, 0.3, 0.9)
 
 # inotify(7) masks: what happens to files in the folder, and to the folder itself.
-_IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
+_IN_MODIFY, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x40, 0x80
 _IN_CREATE, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
 _IN_IGNORED, _IN_ONLYDIR = 0x8000, 0x1000000
-_FILES = _IN_MODIFY | _IN_ATTRIB | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+# (Not IN_ATTRIB: every SQLite connection that opens the file sets the owner of its -wal
+# and -shm again, so a one-shot `icecycle status` in a prompt would wake every follower.)
+_FILES = _IN_MODIFY | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
 _FOLDER = _FILES | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR
 _ANCESTOR = _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR
 

@@ -398,3 +398,23 @@ def _drained(watch) -> bool:
 
     _select.select([watch.fileno()], [], [], 0.2)
     return watch.drain()
+
+
+def test_a_one_shot_status_elsewhere_wakes_no_follower(run, data_dir) -> None:
+    """Prompts and scripts call `icecycle status` often; reading must not wake anyone."""
+    from icecycle.store import Store
+    from icecycle.watch import Waker
+
+    run("start")
+    store = Store.open(data_dir)  # held open, as a follower holds it
+    waker = Waker(str(data_dir))
+    try:
+        env = {**os.environ, "ICECYCLE_DATA_DIR": str(data_dir)}
+        assert _icecycle("status", "--waybar", env=env).returncode == 0
+        start = time.monotonic()
+        assert waker.wait(0.5) is False  # slept the whole half second
+        assert time.monotonic() - start > 0.45
+    finally:
+        waker.close()
+        assert store is not None
+        store.close()
