@@ -511,9 +511,15 @@ def write_report() -> None:
         "are the medians times 72 hours. RSS is VmRSS from `/proc/PID/status` (the TUI's",
         "figures include the shell tmux starts it under, and so do the baseline's).",
         "",
+        "The follow part runs `status --follow --waybar` (its CPU from schedstat) while the",
+        "benchmark calls `status --waybar` every 5 s (those children's CPU) through the same",
+        "windows, with one `icecycle skip` or `on` halfway through each; a change's latency is",
+        "from that command's exit to the follower's line, or the dashboards' tmux panes",
+        "(one focused, one blurred), showing it.",
+        "",
         "The notification latency is from the real D-Bus end-to-end test: the time dbus-monitor",
         "saw each `Notify` call minus the phase boundary; the first notice (the daemon noticing",
-        "`icecycle start` from another process, within its 1 s tick) is left out.",
+        "`icecycle start` from another process) is left out.",
         "",
     ]
     out = ROOT / "docs" / "performance.md"
