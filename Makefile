@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint types bench snapshots clean
+.PHONY: run test test-fast check lint types bench snapshots clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The edit-test loop: no desktop session, no tmux, a 3 s concurrency soak instead of 30 s.
+test-fast: $(STAMP)
+	ICECYCLE_SOAK_SECONDS=3 $(BIN)/python -m pytest -q -m "not desktop and not tmux" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check icecycle tests benchmarks

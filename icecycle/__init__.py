@@ -1,3 +1,3 @@
 """icecycle: a terminal timer for cold therapy after a back spasm."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -87,6 +87,8 @@ def sync_quiet_hours(store: Store, cfg: Config, now: datetime) -> bool:
     event from now on (the past keeps the quiet hours it had). True if one was recorded."""
     from icecycle.config import parse_quiet_hours
 
+    if cfg.bad("quiet_hours") is not None:
+        return False  # a mistake in the file: the cycle keeps the quiet hours it has
     wanted = parse_quiet_hours(cfg.quiet_hours) if cfg.quiet_hours else None
     with store.transaction():
         current = store.current()

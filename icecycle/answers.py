@@ -1,15 +1,25 @@
-"""The notification child: sends one notice over D-Bus, plays its sound, waits for its answer."""
+"""The notification child: sends one notice over D-Bus, waits for its answer; plays sounds."""
 
 # Run as `python -m icecycle.answers REQUEST_JSON` by notify.DesktopNotifier, in a process
-# group of its own, so that a hung server or a stuck player can be killed with everything
-# it started. It speaks one JSON line per event on stdout:
-#   {"id": 7, "caps": [...], "buttons": true, "sound": "server", "waiting": true}
+# group of its own, so that a hung server can be killed with everything it started. It
+# speaks one JSON line per event on stdout:
+#   {"caps": [...], "owner": ":1.5"}                          as soon as the server answered
+#   {"id": 7, "owner": ":1.5", "caps": [...], "buttons": true, "waiting": true}
+#   {"id": 9, "owner": ":1.8"}   the notice shown again (a new server took the name, or
+#                                it was raised above a later notice)
 #   {"answer": "ice-off"}   or   {"closed": 2}
-# and reads stdin: a line "close" withdraws the notice; end of file (the parent is gone)
-# ends the wait. It imports nothing from icecycle but this module, so it starts fast.
+# and reads stdin: "close" withdraws the notice, "raise" shows it again on top; end of file
+# (the parent is gone) ends the wait. A request without a title only closes notices.
+#
+# `python -m icecycle.answers --play REQUEST_JSON` plays the alarm's sound: each player in
+# turn until one works, cut at the limit. It is started on its own, so the sound depends
+# neither on the server answering nor on how long the notice stays.
+#
+# It imports nothing from icecycle but this module, so it starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -17,19 +27,42 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import deque
 from typing import Any, NoReturn
 
 BUS_NAME = "org.freedesktop.Notifications"
 OBJECT = "/org/freedesktop/Notifications"
 #: The freedesktop sound theme's name for an alarm that went off.
 SOUND_NAME = "alarm-clock-elapsed"
-THEME_SOUND = "/usr/share/sounds/freedesktop/stereo/alarm-clock-elapsed.oga"
+#: Where the freedesktop sound theme keeps its sounds (ICECYCLE_SOUND_THEME_DIR overrides).
+THEME_DIR = "/usr/share/sounds/freedesktop/stereo"
 #: Tried in this order: PipeWire, PulseAudio, then libcanberra (which knows theme names).
 PLAYERS = ("pw-play", "paplay", "canberra-gtk-play")
 #: A sound longer than this is cut: an alarm, not a song.
 PLAY_LIMIT_S = 10.0
 #: How often the wait looks at stdin and the player between D-Bus messages.
 _POLL_S = 0.1
+#: Untrusted text (from the bus, a server, a player) is cut to this before it is shown.
+TEXT_LIMIT = 200
+
+
+def printable(text: object, limit: int = TEXT_LIMIT) -> str:
+    """Untrusted text made safe for one log line: control characters escaped (a newline
+    cannot forge a line, an escape cannot repaint a terminal), cut at `limit`."""
+    s = str(text)
+    cut = len(s) > limit
+    s = s[:limit]
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in s)
+    return out + (f"… ({len(str(text)) - limit} more characters)" if cut else "")
+
+
+def theme_dir() -> str:
+    return os.environ.get("ICECYCLE_SOUND_THEME_DIR") or THEME_DIR
+
+
+def player_path() -> str | None:
+    """Where players are looked for: ICECYCLE_PLAYER_PATH, else the PATH."""
+    return os.environ.get("ICECYCLE_PLAYER_PATH") or None
 
 
 def shipped_sound() -> str:
@@ -37,26 +70,71 @@ def shipped_sound() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "sounds", "take-it-off.wav")
 
 
-def sound_file(configured: str | None) -> str:
+def sound_file(configured: str | None, themes: str | None = None) -> str:
     """The file to play: the configured one, else the theme's alarm, else the shipped one."""
     if configured:
         return configured
-    return THEME_SOUND if os.path.isfile(THEME_SOUND) else shipped_sound()
+    theme = os.path.join(themes or theme_dir(), SOUND_NAME + ".oga")
+    return theme if os.path.isfile(theme) else shipped_sound()
 
 
-def player_argv(configured: str | None) -> list[str] | None:
-    """How to play the alarm here, or None if no known player is installed."""
+def players(
+    configured: str | None, themes: str | None = None, path: str | None = None
+) -> list[list[str]]:
+    """Every way to play the alarm here, in the order to try them (empty: none found)."""
+    found = []
+    search = path if path is not None else player_path()
     for name in PLAYERS:
-        path = shutil.which(name)
-        if path is None:
+        exe = shutil.which(name, path=search)
+        if exe is None:
             continue
         if name == "canberra-gtk-play" and not configured:
             # libcanberra resolves the theme name itself, with the desktop's own theme.
-            return [path, "-i", SOUND_NAME, "-d", "icecycle"]
-        if name == "canberra-gtk-play":
-            return [path, "-f", sound_file(configured), "-d", "icecycle"]
-        return [path, sound_file(configured)]
-    return None
+            found.append([exe, "-i", SOUND_NAME, "-d", "icecycle"])
+        elif name == "canberra-gtk-play":
+            found.append([exe, "-f", sound_file(configured, themes), "-d", "icecycle"])
+        else:
+            found.append([exe, sound_file(configured, themes)])
+    return found
+
+
+def player_argv(configured: str | None) -> list[str] | None:
+    """The first way to play the alarm here, or None if no known player is installed."""
+    found = players(configured)
+    return found[0] if found else None
+
+
+def play(argvs: list[list[str]], limit: float = PLAY_LIMIT_S) -> list[tuple[str, str]]:
+    """Play with each player in turn until one works (exits 0, or still plays at the
+    limit, where it is cut); a player that fails (exits non-zero, say pw-play with no
+    PipeWire running) hands on to the next. Returns what each one tried did."""
+    tried: list[tuple[str, str]] = []
+    end = time.monotonic() + limit
+    for argv in argvs:
+        name = os.path.basename(argv[0])
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            tried.append((name, f"could not start ({printable(exc.strerror or exc)})"))
+            continue
+        try:
+            _, err = proc.communicate(timeout=max(end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            tried.append((name, "played"))
+            return tried
+        if proc.returncode == 0:
+            tried.append((name, "played"))
+            return tried
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        why = printable(lines[-1]) if lines else f"exit status {proc.returncode}"
+        tried.append((name, f"failed ({why})"))
+        if time.monotonic() >= end:
+            break
+    return tried
 
 
 def say(doc: dict[str, Any]) -> None:
@@ -70,149 +148,244 @@ def fail(line: str) -> NoReturn:
     sys.exit(1)
 
 
-def main(argv: list[str]) -> int:
-    req = json.loads(argv[1])
-    try:
-        from jeepney import DBusAddress, MatchRule, new_method_call
-        from jeepney.bus_messages import message_bus
-        from jeepney.io.blocking import open_dbus_connection
-        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
-    except ImportError:
-        fail("the jeepney package is missing (reinstall icecycle)")
-    try:
-        conn = open_dbus_connection(bus="SESSION", auth_timeout=2.0)
-    except KeyError:
-        fail("no D-Bus session bus (are you in a desktop session?)")
-    except (OSError, TimeoutError, ValueError) as exc:
-        fail(f"no D-Bus session bus (cannot connect: {exc})")
-    server = DBusAddress(OBJECT, bus_name=BUS_NAME, interface=BUS_NAME)
+class Bus:
+    """One connection to the session bus, and the notification server as it now stands:
+    the unique name that owns org.freedesktop.Notifications, and the signals it sent."""
 
-    def call(method: str, signature: str | None = None, body: tuple[Any, ...] = ()) -> Any:
-        msg = new_method_call(server, method, signature, body)
+    def __init__(self, call_s: float) -> None:
         try:
-            return unwrap_msg(conn.send_and_get_reply(msg))
-        except DBusErrorResponse as exc:
-            if exc.name == "org.freedesktop.DBus.Error.ServiceUnknown":
-                fail("no notification daemon on the session bus (start one, e.g. dunst)")
-            fail(f"the notification daemon said {exc.name}: {' '.join(map(str, exc.data))}")
+            from jeepney import DBusAddress, MatchRule
+            from jeepney.io.blocking import open_dbus_connection
+        except ImportError:
+            fail("the jeepney package is missing (reinstall icecycle)")
+        try:
+            self.conn = open_dbus_connection(bus="SESSION", auth_timeout=2.0)
+        except KeyError:
+            fail("no D-Bus session bus (are you in a desktop session?)")
+        except (OSError, TimeoutError, ValueError) as exc:
+            fail(f"no D-Bus session bus (cannot connect: {printable(exc)})")
+        self.call_s = call_s
+        self.server = DBusAddress(OBJECT, bus_name=BUS_NAME, interface=BUS_NAME)
+        self.signals: deque[Any] = deque(maxlen=4096)
+        self.conn.filter(MatchRule(type="signal"), queue=self.signals)
+        self.owner = ""
 
-    caps = list(call("GetCapabilities")[0])
-    info = list(call("GetServerInformation")) if req.get("probe") else []
-    buttons = [w for pair in req.get("actions", []) for w in pair] if "actions" in caps else []
-    hints: dict[str, tuple[str, Any]] = {"urgency": ("y", 2 if req["urgency"] == "critical" else 1)}
-    want_sound = bool(req.get("sound"))
-    if want_sound:
-        hints["sound-name"] = ("s", SOUND_NAME)
-    # Listen before sending, so an answer given at once is not missed.
-    if buttons:
+    def call(
+        self, method: str, signature: str | None = None, body: tuple[Any, ...] = ()
+    ) -> tuple[Any, str]:
+        """Call the server; (its reply's body, the unique name that sent the reply)."""
+        from jeepney import HeaderFields, MessageType, new_method_call
+        from jeepney.wrappers import DBusErrorResponse
+
+        msg = new_method_call(self.server, method, signature, body)
+        reply = self.conn.send_and_get_reply(msg, timeout=self.call_s)
+        if reply.header.message_type == MessageType.error:
+            exc = DBusErrorResponse(reply)
+            if exc.name in (
+                "org.freedesktop.DBus.Error.ServiceUnknown",
+                "org.freedesktop.DBus.Error.NameHasNoOwner",
+            ):
+                fail("no notification daemon on the session bus (start one, e.g. dunst)")
+            data = " ".join(map(str, exc.data))
+            fail(f"the notification daemon said {printable(exc.name)}: {printable(data)}")
+        return reply.body, str(reply.header.fields.get(HeaderFields.sender, ""))
+
+    def bus_call(self, msg: Any) -> Any:
+        return self.conn.send_and_get_reply(msg, timeout=self.call_s).body
+
+    def watch_owner(self) -> None:
+        """Follow who owns the name (a restarted server numbers its notices from 1 again),
+        and hear the server's signals; then read the owner as it is now."""
+        from jeepney import MatchRule
+        from jeepney.bus_messages import message_bus
+
+        rule = MatchRule(type="signal", sender="org.freedesktop.DBus", member="NameOwnerChanged")
+        rule.add_arg_condition(0, BUS_NAME)
+        self.bus_call(message_bus.AddMatch(rule))
         for member in ("ActionInvoked", "NotificationClosed"):
             rule = MatchRule(type="signal", interface=BUS_NAME, member=member, path=OBJECT)
-            conn.send_and_get_reply(message_bus.AddMatch(rule))
-    (nid,) = call(
-        "Notify",
-        "susssasa{sv}i",
-        (
-            req.get("app", "icecycle"),
-            int(req.get("replaces", 0)),
-            "",
-            req["title"],
-            req["body"],
-            buttons,
-            hints,
-            int(req.get("expire_ms", -1)),
-        ),
+            self.bus_call(message_bus.AddMatch(rule))
+        self.owner = self.current_owner()
+
+    def current_owner(self) -> str:
+        """The unique name that owns the server's name now ("" if nobody does)."""
+        from jeepney import MessageType
+        from jeepney.bus_messages import message_bus
+
+        reply = self.conn.send_and_get_reply(
+            message_bus.GetNameOwner(BUS_NAME), timeout=self.call_s
+        )
+        if reply.header.message_type != MessageType.method_return or not reply.body:
+            return ""
+        return str(reply.body[0])
+
+    def close(self, nid: int, owner: str) -> None:
+        """Close a notice, if the server that showed it still owns the name (after a
+        restart the same number is another program's notice)."""
+        if not nid or not owner or owner != self.owner:
+            return
+        # Already gone, or the server is busy: it is not ours to insist.
+        with contextlib.suppress(SystemExit, TimeoutError, OSError):
+            self.call("CloseNotification", "u", (nid,))
+
+
+def _owned(pair: object, owner: str) -> int:
+    """The notice number in [id, owner], if `owner` showed it (else 0: not ours)."""
+    if isinstance(pair, list) and len(pair) == 2 and pair[1] == owner and owner:
+        return int(pair[0])
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 2 and argv[1] == "--play":
+        req = json.loads(argv[2])
+        say({"played": play(req["players"], float(req.get("limit", PLAY_LIMIT_S)))})
+        return 0
+    req = json.loads(argv[1])
+    bus = Bus(float(req.get("call_s", 5.0)))
+    bus.watch_owner()
+    for pair in req.get("close") or ():
+        bus.close(_owned(pair, bus.owner), bus.owner)
+    if "title" not in req:
+        return 0
+    caps_body, owner = bus.call("GetCapabilities")
+    caps = [str(c) for c in caps_body[0]]
+    say({"caps": caps, "owner": owner})
+    info = (
+        [printable(x, 80) for x in bus.call("GetServerInformation")[0]] if req.get("probe") else []
     )
-    sound = "off"
-    player: subprocess.Popen[bytes] | None = None
-    if want_sound and "sound" in caps:
-        sound = "server"
-    elif want_sound:
-        argv_play = player_argv(req.get("sound_file"))
-        sound = "none"
-        if argv_play is not None:
-            try:
-                player = subprocess.Popen(
-                    argv_play,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                sound = os.path.basename(argv_play[0])
-            except OSError:
-                sound = "none"
+    offered = [(str(k), str(label)) for k, label in req.get("actions", [])]
+    if "actions" not in caps:
+        offered = []
+    hints: dict[str, tuple[str, Any]] = {"urgency": ("y", 2 if req["urgency"] == "critical" else 1)}
+    if req.get("sound"):
+        hints["sound-name"] = ("s", SOUND_NAME)
+    note = Shown(bus, req, offered, hints)
+    note.show(_owned(req.get("replaces"), bus.owner))
     say(
         {
-            "id": nid,
+            "id": note.nid,
+            "owner": note.owner,
             "caps": caps,
             "server": info,
-            "buttons": bool(buttons),
-            "sound": sound,
-            "waiting": bool(buttons) or player is not None,
+            "buttons": bool(offered),
+            "waiting": bool(offered),
         }
     )
     # From here on nobody reads stderr: nothing may block on it or die of it.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
-    try:
-        limits = (float(req.get("wait_s", 3600)), float(req.get("play_s", PLAY_LIMIT_S)))
-        wait(conn, nid, bool(buttons), player, limits, call)
-    finally:
-        if player is not None and player.poll() is None:
-            player.kill()
-            player.wait()
+    if offered:
+        note.wait(float(req.get("wait_s", 3600)))
     return 0
 
 
-def wait(
-    conn: Any,
-    nid: int,
-    buttons: bool,
-    player: subprocess.Popen[bytes] | None,
-    limits: tuple[float, float],
-    call: Any,
-) -> None:
-    """Until answered, closed, withdrawn (stdin says "close"), orphaned (stdin ends) or the
-    limit; the player is cut at its own limit meanwhile."""
-    start = time.monotonic()
-    deadline = start + limits[0]
-    play_until = start + limits[1]
-    stdin = sys.stdin.fileno()
-    pending = b""
-    while time.monotonic() < deadline:
-        if player is not None and (player.poll() is not None or time.monotonic() > play_until):
-            if player.poll() is None:
-                player.kill()
-            player.wait()
-            player = None
-        if not buttons and player is None:
-            return
-        ready, _, _ = select.select([stdin], [], [], 0)
-        if ready:
-            chunk = os.read(stdin, 1024)
-            if not chunk:
-                return  # the parent is gone: so is anyone to tell the answer to
-            pending += chunk
-            if b"close" in pending:
-                if buttons:
-                    call("CloseNotification", "u", (nid,))
-                return
-        if not buttons:
-            time.sleep(_POLL_S)
-            continue
+class Shown:
+    """The one notice this child showed, and the wait for its answer."""
+
+    def __init__(
+        self, bus: Bus, req: dict[str, Any], offered: list[tuple[str, str]], hints: dict[str, Any]
+    ) -> None:
+        self.bus, self.req, self.offered, self.hints = bus, req, offered, hints
+        self.keys = {k for k, _ in offered}
+        self.nid = 0
+        self.owner = ""
+
+    def show(self, replaces: int = 0) -> None:
+        body, sender = self.bus.call(
+            "Notify",
+            "susssasa{sv}i",
+            (
+                self.req.get("app", "icecycle"),
+                replaces,
+                "",
+                self.req["title"],
+                self.req["body"],
+                [w for pair in self.offered for w in pair],
+                self.hints,
+                int(self.req.get("expire_ms", -1)),
+            ),
+        )
+        self.nid = int(body[0])
+        # The one whose answers count: the name that answered this Notify, if it owns the
+        # name now (a reply from a server that has just lost it counts for nothing).
+        self.owner = sender if sender == self.bus.current_owner() else ""
+        self.bus.owner = self.owner or self.bus.owner
+
+    def wait(self, wait_s: float) -> None:
+        """Until answered, closed, withdrawn (stdin says "close"), orphaned (stdin ends)
+        or the limit. Only the server that showed the notice, while it owns the name, may
+        answer it, for this notice's number, with a key this notice offered."""
+        from jeepney import HeaderFields
+
+        deadline = time.monotonic() + wait_s
+        stdin = sys.stdin.fileno()
+        pending = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stdin], [], [], 0)
+            if ready:
+                chunk = os.read(stdin, 1024)
+                if not chunk:
+                    return  # the parent is gone: so is anyone to tell the answer to
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    if line.strip() == b"close":
+                        self.bus.close(self.nid, self.owner)
+                        return
+                    if line.strip() == b"raise" and not self.again(close_first=True):
+                        return
+            if not self.bus.signals:
+                try:
+                    self.bus.conn.recv_messages(timeout=_POLL_S)
+                except TimeoutError:
+                    continue
+            while self.bus.signals:
+                msg = self.bus.signals.popleft()
+                fields = msg.header.fields
+                member, sender = fields.get(HeaderFields.member), fields.get(HeaderFields.sender)
+                body = msg.body
+                if member == "NameOwnerChanged":
+                    if sender != "org.freedesktop.DBus" or not body or body[0] != BUS_NAME:
+                        continue
+                    if not self.owner_changed(str(body[2]) if len(body) > 2 else ""):
+                        return
+                    continue
+                if sender != self.owner or not self.owner or not body or body[0] != self.nid:
+                    continue  # not the server that showed it, or not this notice
+                if fields.get(HeaderFields.interface) != BUS_NAME:
+                    continue
+                if member == "ActionInvoked" and len(body) > 1:
+                    if body[1] not in self.keys:
+                        continue  # not a button this notice offered
+                    say({"answer": str(body[1])})
+                    # The sender closes an answered notice: a critical one would stay
+                    # (dunst leaves that to the sender, dunst #660).
+                    self.bus.close(self.nid, self.owner)
+                    return
+                if member == "NotificationClosed":
+                    say({"closed": int(body[1]) if len(body) > 1 else 0})
+                    return
+
+    def owner_changed(self, new: str) -> bool:
+        """The server went away or was replaced: the notice went with it, and its number
+        may now name another program's. Show it again on the new server (when there is
+        one); False if that failed."""
+        self.bus.owner, self.owner, self.nid = new, "", 0
+        return self.again(close_first=False) if new else True
+
+    def again(self, *, close_first: bool) -> bool:
+        """Show the notice again, on top; False (and "lost" said) if that failed."""
+        if close_first:
+            self.bus.close(self.nid, self.owner)
+        self.hints.pop("sound-name", None)  # it was heard once already
         try:
-            msg = conn.receive(timeout=_POLL_S)
-        except TimeoutError:
-            continue
-        body = msg.body
-        member = msg.header.fields.get(3)  # HeaderFields.member
-        if not body or body[0] != nid:
-            continue
-        if member == "ActionInvoked":
-            say({"answer": str(body[1])})
-            return
-        if member == "NotificationClosed":
-            say({"closed": int(body[1])})
-            return
+            self.show(0)
+        except (SystemExit, TimeoutError, OSError):
+            say({"lost": True})
+            return False
+        say({"id": self.nid, "owner": self.owner})
+        return True
 
 
 if __name__ == "__main__":
@@ -220,3 +393,5 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv))
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(1)
+    except TimeoutError:
+        fail("the notification daemon did not answer in time")

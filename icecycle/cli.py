@@ -165,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmd("daemon", "send notifications without the TUI (for a systemd user service)")
     cmd("notify-test", "send one test notification and say whether it worked")
+    phone = cmd("phone", "the CalDAV calendar your phone follows ([phone] in the config)")
+    which = phone.add_subparsers(dest="phone_command", metavar="sync|status", required=True)
+    which.add_parser("sync", help="bring the phone calendar up to date now")
+    which.add_parser("status", help="the last sync, what is on the server, the last error")
     return parser
 
 
@@ -193,10 +197,16 @@ class Context:
         if self._store is not None:
             self._store.close()
 
-    def config(self) -> Config:
+    def config(self, *, warn: bool = True) -> Config:
+        """The settings in effect; what was wrong in the file said on stderr, one line each
+        (those keys use their defaults: a bad value never stops anything)."""
         from icecycle.config import load_config
 
-        return load_config(self.env)
+        cfg = load_config(self.env)
+        if warn:
+            for problem in cfg.problems:
+                self.warn(problem.line)
+        return cfg
 
     def say(self, line: str) -> None:
         print(line, file=self.out)
@@ -212,12 +222,25 @@ def _status_now(ctx: Context) -> State:
     now = ctx.clock.now()
     if store is None or current is None:
         return _idle(now)
+    last = store.last_change()
+    if last is not None and now < last - actions.CLOCK_SLACK:
+        # The clock went back: no moment is earlier than the last one stored.
+        ctx.warn(text.clock_held(last, now))
+        now = last
     return fold(*current).state_at(now, store.session_notes(current[0].id))
 
 
 def cmd_start(ctx: Context) -> None:
     args = ctx.args
-    cfg = ctx.config()
+    cfg = ctx.config(warn=False)
+    for key in ("on", "off", "window", "quiet_hours"):
+        problem = cfg.bad(key)
+        if problem is not None and getattr(args, key, None) is None:
+            # A new cycle records its lengths: never start one the file did not mean.
+            flag = key if problem.key == key and key != "quiet_hours" else None
+            raise ConfigError(text.config_blocks_start(problem.what, flag))
+    for problem in cfg.problems:
+        ctx.warn(problem.line)
     plan = actions.plan_start(cfg, ctx.clock.now(), args.since, args.on, args.off, args.window)
     for warning in plan.warnings:
         ctx.warn(warning)
@@ -355,16 +378,45 @@ def cmd_export(ctx: Context) -> None:
         ctx.say(line)
 
 
+def cmd_phone(ctx: Context) -> None:
+    from icecycle import phone
+
+    cfg = ctx.config(warn=False)  # what concerns the phone is the error; the rest, warnings
+    wrong = [p for p in cfg.problems if p.key.partition(".")[0] in ("phone", "")]
+    for problem in cfg.problems:
+        if problem not in wrong[:1] or cfg.phone is not None:
+            ctx.warn(problem.line)
+    if cfg.phone is None and wrong:
+        raise CalendarError(f"the phone calendar is not set up: {wrong[0].line}")
+    if cfg.phone is None:
+        raise CalendarError(
+            f"no phone calendar is set up; add a [phone] section to {cfg.path} (docs/phone.md)"
+        )
+    if ctx.args.phone_command == "status":
+        for line in phone.status_lines(cfg.phone, ctx.data_dir, ctx.clock.now()):
+            ctx.say(line)
+        return
+    store = ctx.store()
+    if store is None:
+        raise CalendarError("nothing to put on the phone yet; `icecycle start` begins a cycle")
+    try:
+        password = phone.get_password(cfg.phone, ctx.env)
+        done = phone.sync(store, cfg.phone, ctx.data_dir, ctx.clock.now(), password, full=True)
+    except phone.PhoneError as exc:
+        raise CalendarError(f"the phone calendar was not synced: {exc}") from None
+    ctx.say(done.line())
+
+
 def cmd_config(ctx: Context) -> None:
     from icecycle.config import SETTINGS, init_config
 
     if ctx.args.init:
         ctx.say(f"Wrote an example config to {init_config(ctx.env)}; edit it to taste.")
         return
-    cfg = ctx.config()
+    cfg = ctx.config(warn=False)
     import os.path
 
-    where = cfg.path if os.path.exists(cfg.path) else f"{cfg.path} (not there: defaults)"
+    where = cfg.path if os.path.lexists(cfg.path) else f"{cfg.path} (not there: defaults)"
     ctx.say(f"Config file: {where}")
     shown = {
         "on": format_span(cfg.on_s),
@@ -382,13 +434,23 @@ def cmd_config(ctx: Context) -> None:
     for key, value in shown.items():
         name = key.split(".")[-1]
         source = cfg.sources.get(f"{name}_s" if f"{name}_s" in SETTINGS else name, "default")
-        ctx.say(f"  {key:<28} {value:<16} {'(default)' if source == 'default' else '(file)'}")
+        if source != "default":
+            origin = "(file)"
+        elif cfg.bad(key) is not None:
+            origin = "(default: see below)"
+        else:
+            origin = "(default)"
+        ctx.say(f"  {key:<28} {value:<16} {origin}")
+    if cfg.problems:
+        ctx.say(text.CONFIG_PROBLEMS)
+        for problem in cfg.problems:
+            ctx.say(f"  {problem.line}")
 
 
 def cmd_daemon(ctx: Context) -> None:
     from icecycle.daemon import run_daemon
 
-    cfg = ctx.config()
+    cfg = ctx.config(warn=False)  # the daemon's log says what fell back
     store = ctx.store(create=True)
     assert store is not None
     sync_quiet_hours(store, cfg, ctx.clock.now())
@@ -406,13 +468,23 @@ def cmd_notify_test(ctx: Context) -> None:
 
 
 def cmd_tui(ctx: Context) -> None:
+    if not _is_terminal(0):
+        # Textual would fail deep inside (a traceback, and exit 0) with no keys to read.
+        raise Refused(text.NO_TERMINAL, 1)
     from icecycle.tui.app import make_app
 
-    cfg = ctx.config()
+    cfg = ctx.config(warn=False)  # the dashboard says what fell back
     store = ctx.store(create=True)
     assert store is not None
     sync_quiet_hours(store, cfg, ctx.clock.now())
     make_app(store, ctx.clock, config=cfg).run()
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 COMMANDS: dict[str | None, Callable[[Context], None]] = {
@@ -424,6 +496,7 @@ COMMANDS: dict[str | None, Callable[[Context], None]] = {
     "pain": cmd_pain,
     "export": cmd_export,
     "config": cmd_config,
+    "phone": cmd_phone,
     None: cmd_tui,
     **{k: cmd_action for k in ALLOWED},
 }

@@ -46,6 +46,19 @@ class SystemClock:
         self._elapsed = elapsed or _elapsed
         self._last: tuple[datetime, float] | None = None
         self.behind = timedelta(0)
+        #: the stored change now was held to, when the clock was behind it from the start
+        self.held_at: datetime | None = None
+
+    def not_before(self, moment: datetime) -> bool:
+        """Never earlier than `moment` (the last change icecycle stored): a wall clock
+        behind it went back before this process started. From then on real time is counted
+        from `moment`, as after a step back seen while running. True if it moved now."""
+        now = self.now()
+        if now >= moment - STEP:
+            return False
+        self.behind += moment - now
+        self.held_at = moment
+        return True
 
     def now(self) -> datetime:
         wall, real = self._wall(), self._elapsed()

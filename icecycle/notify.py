@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from icecycle import answers
-from icecycle.answers import PLAY_LIMIT_S
+from icecycle.answers import PLAY_LIMIT_S, printable
 from icecycle.cycle import Counts
 from icecycle.durations import format_clock, format_duration
 
@@ -30,8 +30,9 @@ _DRAIN_S = 0.25
 _KEEP = 64 * 1024  # of a child's stderr: the end is what says why it failed
 
 
-#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary.
-NoticeKind = Literal["on", "off", "remind", "done", "test"]
+#: on: ice on; off: take the ice off; remind: its repeats; done: the window's summary;
+#: config: what was wrong in the config file (sent once when the daemon or dashboard opens).
+NoticeKind = Literal["on", "off", "remind", "done", "test", "config"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,14 @@ class Notice:
         return self.kind in ("off", "remind")
 
 
-#: The buttons each kind of notice offers. "default" is a click on the notice itself.
+#: The buttons each kind of notice offers. "default" is a click on the notice itself; some
+#: servers (xfce4-notifyd, dunst's menu) list it as a button of its own, so its label
+#: differs from the button's while saying the same true thing.
+_TOOK_OFF = (("default", "Took it off"), ("ice-off", "Ice is off"))
 BUTTONS: dict[str, tuple[tuple[str, str], ...]] = {
     "on": (("ice-on", "Ice is on"), ("skip", "Skip")),
-    "off": (("default", "Ice is off"), ("ice-off", "Ice is off")),
-    "remind": (("default", "Ice is off"), ("ice-off", "Ice is off")),
+    "off": _TOOK_OFF,
+    "remind": _TOOK_OFF,
 }
 #: What each answer does, through the shared actions: "ack" is the towel dialog's answer
 #: during a session, and answers the alarm after one.
@@ -232,32 +236,51 @@ def _dbus_here() -> bool:
 
 @dataclass
 class Sent:
-    """What the server said to one notice: its id, capabilities, and what it got."""
+    """What the server said to one notice: its id, who showed it, its capabilities, and
+    what it got."""
 
     id: int = 0
     caps: tuple[str, ...] = ()
     server: tuple[str, ...] = ()
     buttons: bool = False
     sound: str = "off"  # off, server, none (no player found), or the player's name
+    #: The unique bus name of the server that showed it: its id means nothing elsewhere.
+    owner: str = ""
+
+
+def purpose(notice: Notice) -> str:
+    """One notice on screen per purpose: a reminder takes its alarm's place."""
+    return "alarm" if notice.alarm else notice.kind
+
+
+#: What a notice makes untrue: a take-it-off ends the ice-on notice, a session the alarm.
+_ENDS = {"alarm": ("on",), "on": ("alarm",)}
+#: The alarm's desktop send, when it fails, is tried again after these waits (the last
+#: one repeating) until it is delivered, answered or superseded.
+RETRY_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+#: How long the child may take to say what the server can do before the alarm's sound
+#: starts anyway (a server that hangs still gets its alarm heard).
+_CAPS_WAIT_S = 1.5
 
 
 class _Waiter:
-    """The one child still running for a notice: waiting for its answer, or playing it."""
+    """The one child still running for a notice, waiting for its answer."""
 
     def __init__(
         self, proc: subprocess.Popen[bytes], notice: Notice, sent: Sent, seq: int, rest: bytes
     ) -> None:
         self.proc, self.notice, self.sent, self.seq = proc, notice, sent, seq
-        self.rest = rest  # what it said after its first line, read with it
+        self.rest = rest  # what it said after its first lines, read with them
         self.kill_at = time.monotonic() + ANSWER_WAIT_S + 2 * _DRAIN_S
         self.ended = threading.Event()
 
-    def listen(self, heard: Heard | None, done: Callable[[_Waiter], None]) -> None:
+    def listen(self, host: DesktopNotifier) -> None:
         """On a thread of its own: read its answer, hand it on, reap it. Bounded: killed
         at `kill_at` whatever it does."""
         assert self.proc.stdout is not None
         pipe = self.proc.stdout
         buf = self.rest + (b"\n" if self.rest else b"")
+        offered = dict(self.notice.buttons)
         try:
             with selectors.DefaultSelector() as sel:
                 sel.register(pipe, selectors.EVENT_READ)
@@ -270,28 +293,42 @@ class _Waiter:
                     buf += chunk
                     while b"\n" in buf:
                         line, buf = buf.split(b"\n", 1)
-                        answer = _parse(line).get("answer")
-                        if answer is not None and heard is not None:
-                            with contextlib.suppress(Exception):  # the host's problem, not ours
-                                heard(self.notice, str(answer))
+                        doc = _parse(line)
+                        answer = doc.get("answer")
+                        if isinstance(answer, str) and answer in offered:
+                            host._answered(self)
+                            if host.heard is not None:
+                                with contextlib.suppress(Exception):  # the host's problem
+                                    host.heard(self.notice, answer)
+                        elif "closed" in doc:
+                            host._off_screen(self)
+                        elif "lost" in doc:
+                            host._lost(self)
+                        elif isinstance(doc.get("id"), int):
+                            self.sent.id, self.sent.owner = doc["id"], str(doc.get("owner", ""))
         finally:
             self.end()
             pipe.close()
-            done(self)
+            host._gone(self)
+
+    def tell(self, word: bytes) -> bool:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(word + b"\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
 
     def withdraw(self) -> None:
         """Ask the child to close the notice (its moment passed); killed if it has not
         gone within _WITHDRAW_S."""
         self.kill_at = min(self.kill_at, time.monotonic() + _WITHDRAW_S)
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(b"close\n")
-            self.proc.stdin.flush()
-        except (OSError, ValueError):
+        if not self.tell(b"close"):
             self.end()
 
     def end(self) -> None:
-        """Superseded, or the host is closing: kill it and whatever it started (a player)."""
+        """Superseded, or the host is closing: kill it and whatever it started."""
         if self.ended.is_set():
             return
         self.ended.set()
@@ -303,6 +340,15 @@ class _Waiter:
         with contextlib.suppress(OSError, ValueError):
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
+
+
+class _Retry:
+    """An alarm whose desktop send failed, tried again until delivered or cancelled."""
+
+    def __init__(self, notice: Notice, seq: int) -> None:
+        self.notice, self.seq = notice, seq
+        self.cancelled = threading.Event()
+        self.tries = 1
 
 
 def _parse(line: bytes) -> dict[str, Any]:
@@ -317,8 +363,10 @@ class DesktopNotifier:
     """Desktop notifications in a child process with a time limit: over D-Bus on Linux
     (buttons where the server has them, a sound for the alarm), through plyer elsewhere.
 
-    At most one child outlives its `send`: the latest notice's, waiting for an answer or
-    playing the alarm. The next notice, `withdraw()` or `close()` ends it."""
+    One notice on screen per purpose (ice on, the alarm, ...), each closed when it stops
+    being true; at most one child outlives its `send`: the latest notice's, waiting for an
+    answer. The alarm's sound is played by a process of its own, whatever the server does,
+    and its send, when it fails, is tried again until delivered or answered."""
 
     name = "desktop"
 
@@ -331,57 +379,118 @@ class DesktopNotifier:
         wait_s: float = ANSWER_WAIT_S,
         play_s: float = PLAY_LIMIT_S,
         dbus: bool | None = None,
+        sound_theme: str | None = None,
+        player_path: str | None = None,
+        retry_s: Sequence[float] = RETRY_S,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.timeout = timeout
         self.limit_s = timeout + 2 * _DRAIN_S
         self.sound, self.sound_file, self.wait_s = sound, sound_file, wait_s
         self.play_s = play_s
         self.dbus = _dbus_here() if dbus is None else dbus
+        #: Where the sound theme and the players are looked for (None: the host's own,
+        #: or ICECYCLE_SOUND_THEME_DIR / ICECYCLE_PLAYER_PATH).
+        self.sound_theme, self.player_path = sound_theme, player_path
+        self.retry_s = tuple(retry_s)
+        self.log = log or (lambda line: None)
+        #: False: leave the sound to the caller (notify-test plays it and says how it went).
+        self.own_player = True
         self.heard: Heard | None = None
         self.last: Sent | None = None
         self._lock = threading.Lock()
         self._seq = 0
         self._waiter: _Waiter | None = None
+        self._retry: _Retry | None = None
+        self._player: subprocess.Popen[bytes] | None = None
+        #: What is on screen, by purpose: (the notice, what the server said, its seq).
+        self._shown: dict[str, tuple[Notice, Sent, int]] = {}
+        #: Notices to close before the next one is shown (withdrawn with no child left).
+        self._stale: list[Sent] = []
 
     def listen(self, heard: Heard) -> None:
         """Call `heard(notice, answer)` (on another thread) when a person answers a notice."""
         self.heard = heard
 
+    def players(self) -> list[list[str]]:
+        return answers.players(self.sound_file, self.sound_theme, self.player_path)
+
     def send(self, notice: Notice) -> Result:
         if not self.dbus:
             return self._send_plyer(notice)
-        sound = self.sound and (notice.alarm or notice.kind == "test")
-        # Only a notice with something to wait for takes the waiting one's place: the
-        # window's summary, sent with the last alarm, must not silence its buttons.
-        supersedes = bool(notice.buttons) or sound
         with self._lock:
             self._seq += 1
             seq = self._seq
+            retry = None
+            if _supersedes(notice, self):
+                retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancelled.set()
+        wants = self.sound and (notice.alarm or notice.kind == "test")
+        result = self._send_dbus(notice, seq, sound=wants)
+        if not result.ok and notice.alarm and self.retry_s:
+            self._start_retry(notice, seq)
+        return result
+
+    def _send_dbus(self, notice: Notice, seq: int, *, sound: bool) -> Result:
+        """One try: close what this notice makes untrue, show it (in its purpose's place),
+        start its sound, and leave a child waiting for its answer."""
+        supersedes = _supersedes(notice, self)
+        p = purpose(notice)
+        with self._lock:
             old = self._waiter if supersedes else None
-        replaces = 0
+            replaces = self._shown.get(p) if p in _ENDS else None
+            closes = [self._shown[q] for q in _ENDS.get(p, ()) if q in self._shown]
+            stale = list(self._stale)
         if old is not None:
-            # A reminder takes the place of the alarm it repeats, on screen too.
-            same = old.notice.alarm and notice.alarm and old.notice.moment == notice.moment
-            replaces = old.sent.id if same else 0
-            self._retire(old)
+            self._retire(old)  # its notice is replaced or closed by the next child
+        if sound:
+            self._stop_sound()
         request = {
             "title": notice.title,
             "body": notice.body,
             "urgency": notice.urgency,
             "actions": [list(b) for b in notice.buttons],
             "sound": sound,
-            "sound_file": self.sound_file,
             "expire_ms": 0 if notice.urgency == "critical" else 60000,
-            "replaces": replaces,
+            "replaces": [replaces[1].id, replaces[1].owner] if replaces else None,
+            "close": [[s.id, s.owner] for s in [*(c[1] for c in closes), *stale]],
             "wait_s": self.wait_s,
-            "play_s": self.play_s,
+            "call_s": self.timeout,
             "probe": notice.kind == "test",
         }
-        proc, first, rest, err, timed_out = _start_child(
-            [sys.executable, "-m", "icecycle.answers", json.dumps(request)], self.timeout
+        heard_caps: list[str] | None = None
+        started = time.monotonic()
+        played = False
+
+        def on_line(doc: dict[str, Any]) -> bool:
+            nonlocal heard_caps
+            if isinstance(doc.get("caps"), list) and heard_caps is None:
+                heard_caps = [str(c) for c in doc["caps"]]
+            return "id" in doc
+
+        def on_idle() -> None:
+            nonlocal played
+            # The server can play the alarm itself; if it cannot say so in time, or has
+            # no sound, icecycle plays it now: the sound waits for nothing else.
+            late = time.monotonic() - started > _CAPS_WAIT_S
+            known = heard_caps is not None
+            if sound and not played and (known or late) and "sound" not in (heard_caps or ()):
+                played = True
+                self._play()
+
+        proc, docs, rest, err, timed_out = _start_child(
+            [sys.executable, "-m", "icecycle.answers", json.dumps(request)],
+            self.timeout,
+            on_line,
+            on_idle,
         )
+        doc = docs[-1] if docs and "id" in docs[-1] else {}
+        if sound and not played and not ("id" in doc and "sound" in (heard_caps or ())):
+            played = True
+            self._play()  # no server played it: icecycle does, whatever went wrong
         if proc is None:
-            return Result(self.name, False, f"could not start the notifier ({err})")
+            return Result(self.name, False, f"could not start the notifier ({printable(err)})")
         if timed_out:
             _close_pipes(proc)
             return Result(
@@ -389,24 +498,35 @@ class DesktopNotifier:
                 False,
                 f"no answer within {self.timeout:g}s (is the notification daemon hung?)",
             )
-        doc = _parse(first) if first else {}
         if "id" not in doc:
             _kill_group(proc)
             _close_pipes(proc)
             return Result(self.name, False, _why(err))
+        heard_sound = "off"
+        if sound:
+            heard_sound = "server" if "sound" in (heard_caps or ()) else self._player_name()
         sent = Sent(
             int(doc["id"]),
             tuple(map(str, doc.get("caps") or ())),
             tuple(map(str, doc.get("server") or ())),
             bool(doc.get("buttons")),
-            str(doc.get("sound", "off")),
+            heard_sound,
+            str(doc.get("owner", "")),
         )
         self.last = sent
+        with self._lock:
+            for q, entry in list(self._shown.items()):
+                if any(entry is c for c in closes):
+                    del self._shown[q]
+            del self._stale[: len(stale)]
+            if p != "test":
+                self._shown[p] = (notice, sent, seq)
         waiter = _Waiter(proc, notice, sent, seq, rest)
         waiter.kill_at = time.monotonic() + self.wait_s + 2 * _DRAIN_S
         if not doc.get("waiting") or not supersedes:
             waiter.end()  # it has nothing left to do: reap it now
             _close_pipes(proc)
+            self._raise_alarm(notice)
             return Result(self.name, True)
         with self._lock:
             newer = self._waiter is not None and self._waiter.seq > seq
@@ -419,9 +539,50 @@ class DesktopNotifier:
         if old is not None:
             self._retire(old)
         threading.Thread(
-            target=waiter.listen, args=(self.heard, self._gone), name="icecycle-answer", daemon=True
+            target=waiter.listen, args=(self,), name="icecycle-answer", daemon=True
         ).start()
         return Result(self.name, True)
+
+    def _raise_alarm(self, notice: Notice) -> None:
+        """A notice shown while the alarm waits (the window's summary): the alarm is shown
+        again, on top, so the live one is the one in front."""
+        w = self._waiter
+        if notice.moment is None and w is not None and w.notice.alarm and not w.ended.is_set():
+            w.tell(b"raise")
+
+    # -- the alarm's retries -------------------------------------------------------------
+
+    def _start_retry(self, notice: Notice, seq: int) -> None:
+        retry = _Retry(notice, seq)
+        with self._lock:
+            if self._waiter is not None and self._waiter.seq > seq:
+                return  # a later notice already took its place
+            old, self._retry = self._retry, retry
+        if old is not None:
+            old.cancelled.set()
+        threading.Thread(
+            target=self._retry_loop, args=(retry,), name="icecycle-retry", daemon=True
+        ).start()
+
+    def _retry_loop(self, retry: _Retry) -> None:
+        for n in range(10**6):
+            wait = self.retry_s[min(n, len(self.retry_s) - 1)]
+            if retry.cancelled.wait(wait):
+                return
+            retry.tries += 1
+            result = self._send_dbus(retry.notice, retry.seq, sound=False)
+            if retry.cancelled.is_set():
+                if result.ok:
+                    self.withdraw_notice(retry.notice)  # answered meanwhile: take it back
+                return
+            if result.ok:
+                with self._lock:
+                    if self._retry is retry:
+                        self._retry = None
+                self.log(f"{retry.notice.title}: delivered to the desktop on try {retry.tries}")
+                return
+
+    # -- what is on screen ---------------------------------------------------------------
 
     def settle(self, timeout: float) -> None:
         """Wait (at most `timeout`) for the waiting child to end by itself."""
@@ -430,22 +591,73 @@ class DesktopNotifier:
             w.ended.wait(timeout)
 
     def waiting(self) -> Notice | None:
-        """The notice whose child is still running, if any."""
-        w = self._waiter
-        return w.notice if w is not None and not w.ended.is_set() else None
+        """The notice still showing (or still being tried) whose moment may pass: the
+        runner withdraws it once it no longer holds."""
+        with self._lock:
+            w, r = self._waiter, self._retry
+            if w is not None and not w.ended.is_set():
+                return w.notice
+            if r is not None and not r.cancelled.is_set():
+                return r.notice
+            shown = [e for e in self._shown.values() if e[0].moment is not None]
+        return max(shown, key=lambda e: e[2])[0] if shown else None
 
     def withdraw(self) -> None:
         """The waiting notice's moment has passed (answered elsewhere, say): close it."""
-        w = self._waiter
-        if w is not None:
+        notice = self.waiting()
+        if notice is not None:
+            self.withdraw_notice(notice)
+
+    def withdraw_notice(self, notice: Notice) -> None:
+        with self._lock:
+            w, r = self._waiter, self._retry
+            if r is not None and r.notice == notice:
+                r.cancelled.set()
+                self._retry = None
+            entry = self._shown.get(purpose(notice))
+            if entry is not None and entry[0] == notice:
+                del self._shown[purpose(notice)]
+            else:
+                entry = None
+            by_child = w is not None and w.notice == notice and not w.ended.is_set()
+        if notice.alarm:
+            self._stop_sound()
+        if entry is not None:
+            # Closed by the next notice's child too, before it shows anything: the waiting
+            # child may be superseded before it has closed its own.
+            with self._lock:
+                self._stale.append(entry[1])
+        if by_child:
+            assert w is not None
             w.withdraw()
+        elif entry is not None:
+            threading.Thread(target=self._close_stale, name="icecycle-close", daemon=True).start()
+
+    def _close_stale(self) -> None:
+        """Close notices whose child has gone (a server without buttons, say)."""
+        with self._lock:
+            stale = list(self._stale)
+        if not stale:
+            return
+        request = {"close": [[s.id, s.owner] for s in stale], "call_s": self.timeout}
+        run = _run_limited(
+            [sys.executable, "-m", "icecycle.answers", json.dumps(request)], None, self.timeout
+        )
+        if run.returncode == 0:
+            with self._lock:
+                self._stale = [s for s in self._stale if s not in stale]
 
     def close(self) -> None:
-        """The host is stopping: end the waiting child (the notice itself stays on screen)."""
+        """The host is stopping: end the waiting child and the sound (the notice itself
+        stays on screen)."""
         with self._lock:
             w, self._waiter = self._waiter, None
+            r, self._retry = self._retry, None
+        if r is not None:
+            r.cancelled.set()
         if w is not None:
             w.end()
+        self._stop_sound()
 
     def _retire(self, old: _Waiter) -> None:
         with self._lock:
@@ -457,6 +669,63 @@ class DesktopNotifier:
         with self._lock:
             if self._waiter is w:
                 self._waiter = None
+
+    def _answered(self, w: _Waiter) -> None:
+        """Answered on the notice: the child closes it; the sound has done its work."""
+        self._off_screen(w)
+        if w.notice.alarm:
+            self._stop_sound()
+
+    def _off_screen(self, w: _Waiter) -> None:
+        with self._lock:
+            entry = self._shown.get(purpose(w.notice))
+            if entry is not None and entry[1] is w.sent:
+                del self._shown[purpose(w.notice)]
+
+    def _lost(self, w: _Waiter) -> None:
+        """The server went away and its successor would not take the notice: an alarm is
+        tried again, as a failed send is."""
+        self._off_screen(w)
+        if w.notice.alarm and self.retry_s:
+            self._start_retry(w.notice, w.seq)
+
+    # -- the sound -----------------------------------------------------------------------
+
+    def _player_name(self) -> str:
+        """The first player icecycle tries ("none": nothing to play with)."""
+        found = self.players()
+        return os.path.basename(found[0][0]) if found else "none"
+
+    def _play(self) -> None:
+        """Play the alarm in a process of its own: every player in turn until one works,
+        cut at play_s. Neither a hung server nor a notice closed at once can stop it."""
+        if not self.own_player:
+            return
+        found = self.players()
+        if not found:
+            return
+        request = {"players": found, "limit": self.play_s}
+        self._stop_sound()
+        try:
+            player = subprocess.Popen(
+                [sys.executable, "-m", "icecycle.answers", "--play", json.dumps(request)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except (OSError, ValueError):
+            return
+        with self._lock:
+            self._player = player
+        threading.Thread(target=_reap, args=(player, self.play_s + 5), daemon=True).start()
+
+    def _stop_sound(self) -> None:
+        """A newer alarm's sound, an answer or the host stopping: the old sound ends."""
+        with self._lock:
+            player, self._player = self._player, None
+        if player is not None and player.poll() is None:
+            _kill_group(player)
 
     def _send_plyer(self, notice: Notice) -> Result:
         payload = {k: getattr(notice, k) for k in ("kind", "title", "body", "urgency")}
@@ -474,6 +743,20 @@ class DesktopNotifier:
         return Result(self.name, True)
 
 
+def _supersedes(notice: Notice, n: DesktopNotifier) -> bool:
+    """Only a notice with something to wait for takes the waiting one's place: the
+    window's summary, sent with the last alarm, must not silence its buttons."""
+    return bool(notice.buttons) or (n.sound and (notice.alarm or notice.kind == "test"))
+
+
+def _reap(proc: subprocess.Popen[bytes], limit: float) -> None:
+    """Wait for a detached process (the sound), killing it past its limit."""
+    try:
+        proc.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+
+
 def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         with contextlib.suppress(OSError, ValueError):
@@ -482,11 +765,15 @@ def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _start_child(
-    argv: list[str], timeout: float
-) -> tuple[subprocess.Popen[bytes] | None, bytes, bytes, str, bool]:
-    """Start the notification child and read its first line within `timeout`: (the child,
-    that line, what came after it, its stderr, timed out). On a time-out the child and its
-    group are killed; a child that answered runs on, its stderr no longer read."""
+    argv: list[str],
+    timeout: float,
+    on_line: Callable[[dict[str, Any]], bool] = lambda doc: True,
+    on_idle: Callable[[], None] = lambda: None,
+) -> tuple[subprocess.Popen[bytes] | None, list[dict[str, Any]], bytes, str, bool]:
+    """Start the notification child and read its lines until `on_line` says it has what
+    it wanted, within `timeout`: (the child, the lines read, what came after them, its
+    stderr, timed out). `on_idle` runs at least every 0.1 s meanwhile. On a time-out the
+    child and its group are killed; a child that answered runs on, its stderr unread."""
     try:
         proc = subprocess.Popen(
             argv,
@@ -496,31 +783,44 @@ def _start_child(
             start_new_session=True,
         )
     except (OSError, ValueError) as exc:
-        return None, b"", b"", getattr(exc, "strerror", None) or str(exc), False
+        return None, [], b"", getattr(exc, "strerror", None) or str(exc), False
     assert proc.stdout is not None and proc.stderr is not None
     out, err = bytearray(), bytearray()
+    docs: list[dict[str, Any]] = []
+    done = False
     deadline = time.monotonic() + timeout
     open_pipes = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+
+    def take_lines() -> bool:
+        while b"\n" in out:
+            line, _, rest = bytes(out).partition(b"\n")
+            out[:] = rest
+            docs.append(_parse(line))
+            if on_line(docs[-1]):
+                return True
+        return False
+
     with selectors.DefaultSelector() as sel:
         for fd in open_pipes:
             sel.register(fd, selectors.EVENT_READ)
-        while b"\n" not in out and open_pipes:
+        while not done and open_pipes:
+            on_idle()
             left = deadline - time.monotonic()
             if left <= 0:
                 _kill_group(proc)
                 proc.stderr.close()
-                return proc, b"", b"", err.decode("utf-8", "replace"), True
+                return proc, docs, b"", err.decode("utf-8", "replace"), True
             for key, _ in sel.select(timeout=min(left, 0.1)):
                 fd = int(key.fd)
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     sel.unregister(fd)
                     del open_pipes[fd]
-                    if fd == proc.stdout.fileno():  # it ended without a word: why is in stderr
-                        continue
-                open_pipes.get(fd, bytearray()).extend(chunk)
+                    continue
+                open_pipes[fd].extend(chunk)
                 del err[:-_KEEP]
-            if proc.stdout.fileno() not in open_pipes and proc.poll() is not None:
+            done = take_lines()
+            if not done and proc.stdout.fileno() not in open_pipes and proc.poll() is not None:
                 # It exited; whatever stderr still holds arrives within the drain time.
                 end = time.monotonic() + _DRAIN_S
                 while proc.stderr.fileno() in open_pipes and time.monotonic() < end:
@@ -530,9 +830,9 @@ def _start_child(
                             break
                         err.extend(chunk)
                 break
+    on_idle()
     proc.stderr.close()
-    line, _, rest = bytes(out).partition(b"\n")
-    return proc, line if _ else b"", rest.strip(), err.decode("utf-8", "replace"), False
+    return proc, docs, bytes(out).strip(), err.decode("utf-8", "replace"), False
 
 
 class _Run(NamedTuple):
@@ -625,7 +925,7 @@ def _why(stderr: str) -> str:
             "neither notify-send nor dbus-python is installed; install one "
             "(notify-send is in libnotify-bin on Debian and Ubuntu, libnotify elsewhere)"
         )
-    return last[:200]
+    return printable(last)
 
 
 HOOK_TIMEOUT_S = 10.0
@@ -660,7 +960,7 @@ class HookNotifier:
             return Result(self.name, False, f"{self.argv[0]} took over {self.timeout:g}s; stopped")
         if run.returncode != 0:
             last = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
-            return Result(self.name, False, f"{self.argv[0]} failed: {last[:200]}")
+            return Result(self.name, False, f"{self.argv[0]} failed: {printable(last)}")
         return Result(self.name, True)
 
 
@@ -754,9 +1054,10 @@ def limit_s(notifier: Notifier) -> float:
 
 
 def notify_test(sound: bool = True, sound_file: str | None = None) -> tuple[bool, str]:
-    """Send one test notification; say which backend, whether it worked, and (over D-Bus)
-    what the server can do: buttons, sound, body markup."""
-    notifier = DesktopNotifier(sound=sound, sound_file=sound_file)
+    """Send one test notification and play the alarm's sound for real; say which backend,
+    whether it worked, and (over D-Bus) what the server can do: buttons, sound, markup."""
+    notifier = DesktopNotifier(sound=sound, sound_file=sound_file, retry_s=())
+    notifier.own_player = False  # played here, to say how it went
     result = notifier.send(TEST_NOTICE)
     if not notifier.dbus:
         where = "desktop notification via plyer"
@@ -768,21 +1069,48 @@ def notify_test(sound: bool = True, sound_file: str | None = None) -> tuple[bool
                 f"Sent a test {where}. If you did not see it, check your notification settings.",
             )
         return False, f"Could not send a test {where}: {result.detail}"
-    if not result.ok:
-        return False, f"Could not send a test desktop notification over D-Bus: {result.detail}"
-    notifier.settle(PLAY_LIMIT_S + 1)  # let the test sound play to its end
+    sent = notifier.last if result.ok and notifier.last is not None else Sent()
+    tried = None
+    if sound and "sound" not in sent.caps:
+        tried = answers.play(notifier.players(), notifier.play_s)
     notifier.close()
-    sent = notifier.last or Sent()
+    if not result.ok:
+        lines = [f"Could not send a test desktop notification over D-Bus: {result.detail}"]
+        if tried is not None:
+            lines.append("  " + _sound_line(tried, notifier))
+        return False, "\n".join(lines)
     server = " ".join(
         sent.server[0:1] + sent.server[2:3]
     )  # name, version or "the notification server"
     lines = [f"Sent a test desktop notification over D-Bus to {server}."]
-    lines += [f"  {line}" for line in capability_lines(sent, sound, sound_file)]
+    lines += [f"  {line}" for line in capability_lines(sent, sound, sound_file, tried, notifier)]
     lines.append("If you did not see it, check your notification settings.")
     return True, "\n".join(lines)
 
 
-def capability_lines(sent: Sent, sound: bool, sound_file: str | None) -> list[str]:
+def _sound_line(tried: list[tuple[str, str]], n: DesktopNotifier) -> str:
+    """What playing the alarm did: which player played it, and which failed first."""
+    if not tried:
+        return (
+            "sound: the server has none and no player was found (install pw-play, "
+            "paplay or canberra-gtk-play)"
+        )
+    failed = "; ".join(f"{name} {what}" for name, what in tried if what != "played")
+    name, what = tried[-1]
+    if what != "played":
+        return f"sound: the server has none, and no player could play it: {failed}"
+    line = "sound: the server has none; icecycle played "
+    line += f"{answers.sound_file(n.sound_file, n.sound_theme)} with {name}"
+    return line + (f" (after: {failed})" if failed else "")
+
+
+def capability_lines(
+    sent: Sent,
+    sound: bool,
+    sound_file: str | None,
+    tried: list[tuple[str, str]] | None = None,
+    notifier: DesktopNotifier | None = None,
+) -> list[str]:
     """What the server offers, and so what a person sees and hears at the alarm."""
     if "actions" in sent.caps:
         buttons = 'buttons: yes (the take-it-off alarm offers "Ice is off"; ice on offers '
@@ -793,6 +1121,8 @@ def capability_lines(sent: Sent, sound: bool, sound_file: str | None) -> list[st
         heard = "sound: off ([notifications] sound = false)"
     elif "sound" in sent.caps:
         heard = f"sound: the server plays the alarm ({answers.SOUND_NAME})"
+    elif tried is not None:
+        heard = _sound_line(tried, notifier or DesktopNotifier(sound_file=sound_file))
     elif sent.sound not in ("none", "off", "server"):
         heard = f"sound: the server has none; icecycle plays {answers.sound_file(sound_file)}"
         heard += f" with {sent.sound}"
@@ -813,7 +1143,7 @@ def notifier_for(
 ) -> Notifier:
     """The notifiers the settings ask for: desktop (or none), then the hook if there is one."""
     primary: Notifier = (
-        DesktopNotifier(sound=sound, sound_file=sound_file) if desktop else NoNotifier()
+        DesktopNotifier(sound=sound, sound_file=sound_file, log=log) if desktop else NoNotifier()
     )
     if not hook:
         return primary

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from icecycle.cycle import Cycle, Event, Fold, State, fold, pain_scores
 from icecycle.formats import hook_env
 from icecycle.notify import ANSWERS, Answerable, Notice, Notifier, Result
 from icecycle.store import Store, StoreError
-from icecycle.text import confirmation
+from icecycle.text import clock_held, confirmation
 
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
@@ -33,17 +34,49 @@ LATE_AFTER = timedelta(seconds=30)
 #: How long past the notifier's own time limit a claim may stay unsettled before another
 #: runner (or this one, restarted) delivers it: its owner was killed, or hung.
 LEASE_MARGIN = timedelta(seconds=5)
+#: A write the store refused (a full disk) is tried again after this, doubling up to the max.
+WRITE_RETRY = timedelta(seconds=1)
+WRITE_RETRY_MAX = timedelta(seconds=60)
+#: A send that did not start before its lease could run out (the process was stopped, say).
+HELD_UP = "held up past its lease, so not sent (another icecycle may send it)"
+
+ClaimKey = tuple[int, str, datetime, int]
 
 
 @dataclass(frozen=True)
 class Delivery:
-    claim_id: int
+    claim_id: int  # below 0: a claim the store could not write, kept in memory
     notice: Notice
     late: bool = False
+    #: The claim as this runner took it (its lease's token) and which database file it is
+    #: in: checked before sending and before settling. None: not from a claim (tests).
+    claimed: datetime | None = None
+    file: int = 0
+
+
+@dataclass
+class _Unwritten:
+    """A claim the store refused (a full disk): delivered anyway, written once it can be."""
+
+    key: ClaimKey
+    claimed: datetime
+    notice: str
+    file: int
+    result: tuple[datetime, str] | None = None  # once delivered: when, and how it went
 
 
 ReportKind = Literal[
-    "sent", "failed", "recovered", "passed", "changed", "error", "retried", "answered", "refused"
+    "sent",
+    "failed",
+    "recovered",
+    "passed",
+    "changed",
+    "error",
+    "retried",
+    "answered",
+    "refused",
+    "withheld",
+    "clock",
 ]
 
 
@@ -100,10 +133,18 @@ class Runner:
         self.owner = f"{os.getpid()}.{secrets.token_hex(4)}"
         self.lease = timedelta(seconds=notify.limit_s(notifier)) + LEASE_MARGIN
         self._inflight: set[int] = set()  # claims being delivered by this runner now
-        self._unrecorded: dict[int, tuple[datetime, str]] = {}  # sent; the store said no
+        #: sent; the store said no: (when, result, the claim's token)
+        self._unrecorded: dict[int, tuple[datetime, str, datetime | None]] = {}
+        self._unwritten: dict[int, _Unwritten] = {}  # claims kept in memory, by their id < 0
+        self._last_unwritten = 0
+        self._refused_since: dict[ClaimKey, datetime] = {}  # claims the lock kept out
+        self._write_due: datetime | None = None
+        self._write_wait = timedelta(0)
         self._retry = False  # the last dispatch failed: try again at the next tick
         self._last_error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Told after each change handled (phone.py's worker: it syncs on its own thread).
+        self.on_change: Callable[[], None] | None = None
         if isinstance(notifier, Answerable):
             notifier.listen(self._heard)
 
@@ -117,6 +158,17 @@ class Runner:
         else:
             self.cycle, self.events = current
             self.acc = fold(self.cycle, self.events)
+            self._bound_clock()
+
+    def _bound_clock(self) -> None:
+        """The last stored change bounds now: a clock that reads earlier went back before
+        this process started (a clock able to, SystemClock, then counts from that change)."""
+        hold = getattr(self.clock, "not_before", None)
+        if hold is None:
+            return
+        last = self.store.last_change()
+        if last is not None and hold(last):
+            self.report(Report("clock", clock_held(last, self.clock.now())))
 
     def state(self) -> State | None:
         return self.acc.state_at(self.clock.now(), self.notes) if self.acc else None
@@ -150,13 +202,14 @@ class Runner:
             self._first = False
             return out
         cyc = self.cycle
-        notes = self.notes = self.store.session_notes(cyc.id)
+        notes = self.notes = self._with_unwritten(cyc.id, self.store.session_notes(cyc.id))
         st = self.acc.state_at(now, notes)
         self._env = hook_env(st)
         phase = st.phase
         seen = (phase.kind, phase.start) if phase else (st.state, cyc.window_end)
         if seen != self._phase_seen:
-            self._record_passed(phase.start if phase else now, now, notes)
+            with contextlib.suppress(StoreError):  # (a full disk: tried at the next phase)
+                self._record_passed(phase.start if phase else now, now, notes)
             self._phase_seen = seen
         if st.state == "on" and phase:
             late = now - phase.start > LATE_AFTER
@@ -208,17 +261,98 @@ class Runner:
             return []
         notice = replace(make(), env=(*self._env, ("ICECYCLE_LATE", "1" if late else "0")))
         # Stored with the claim, so that if this runner dies before it is sent another one
-        # sends it. A store error here propagates: the key stays unhandled, and the next
-        # tick tries again.
-        claim_id = self.store.claim(
-            self.cycle.id, kind, phase_start, seq, now, owner=self.owner, notice=_dump(notice)
-        )
+        # sends it. A store error here propagates (the key stays unhandled, and the next
+        # tick tries again), unless it must go out unwritten: see _deliver_unwritten.
+        # The claim's time is read once the store's lock is held: after a wait for another
+        # process's lock, the reminders still count from when the alarm really went out.
+        stored = _dump(notice)
+        taken: list[datetime] = []
+
+        def at() -> datetime:
+            taken.append(self.clock.now())
+            return taken[-1]
+
+        try:
+            claim_id = self.store.claim(
+                self.cycle.id, kind, phase_start, seq, at, owner=self.owner, notice=stored
+            )
+        except StoreError as exc:
+            if not self._deliver_unwritten(exc, key, now):
+                raise
+            taken[:] = [now]
+            claim_id = self._keep_unwritten(key, now, stored)
+            self.report(Report("error", f"{exc}; sending {notice.title!r} all the same"))
+        self._refused_since.pop(key, None)
         self._handled.add(key)
         if claim_id is None:
             return []
+        claimed = taken[-1] if taken else now
         if seq == 0:
-            self._first_notice[(kind, phase_start)] = now
-        return [Delivery(claim_id, notice, late)]
+            self._first_notice[(kind, phase_start)] = claimed
+        return [Delivery(claim_id, notice, late, claimed, self._file())]
+
+    # -- claims the store cannot write (a full disk) ------------------------------------
+
+    def _deliver_unwritten(self, exc: StoreError, key: ClaimKey, now: datetime) -> bool:
+        """Whether to deliver a notice whose claim the store refused. At once (a duplicate
+        is a nuisance, a lost alarm the failure), except while another icecycle holds the
+        write lock: it may be claiming the same notice, so wait a lease for it first."""
+        if not exc.busy:
+            return True
+        return now - self._refused_since.setdefault(key, now) >= self.lease
+
+    def _keep_unwritten(self, key: ClaimKey, now: datetime, notice: str) -> int:
+        self._last_unwritten -= 1
+        claim_id = self._last_unwritten
+        self._unwritten[claim_id] = _Unwritten(key, now, notice, self._file())
+        return claim_id
+
+    def _with_unwritten(self, cycle_id: int, notes: dict[datetime, str]) -> dict[datetime, str]:
+        """The session notes, with what this runner did but could not store yet."""
+        for u in self._unwritten.values():
+            cid, kind, start, seq = u.key
+            if cid == cycle_id and kind == "on" and seq == 0 and start not in notes:
+                notes[start] = (u.result[1] if u.result else "claimed").split(":")[0]
+        return notes
+
+    def _write_behind(self, now: datetime) -> None:
+        """Write what the store refused before (results, claims kept in memory), with a
+        growing wait between tries. Never raises: the deliveries go on meanwhile."""
+        if not (self._unrecorded or self._unwritten):
+            return
+        if self._write_due is not None and now < self._write_due:
+            return
+        try:
+            self._record_pending()
+            self._write_unwritten()
+        except StoreError as exc:
+            self._write_wait = min(max(2 * self._write_wait, WRITE_RETRY), WRITE_RETRY_MAX)
+            self._write_due = now + self._write_wait
+            self._error(exc)
+            return
+        self._write_due, self._write_wait = None, timedelta(0)
+
+    def _write_unwritten(self) -> None:
+        for claim_id, u in list(self._unwritten.items()):
+            if u.file != self._file():  # another database now: not ours to write into
+                del self._unwritten[claim_id]
+                continue
+            if u.result is None:  # still being sent: written with its result
+                continue
+            cycle_id, kind, start, seq = u.key
+            sent, text = u.result
+            self.store.claim(
+                cycle_id,
+                kind,
+                start,
+                seq,
+                u.claimed,
+                text,
+                owner=self.owner,
+                notice=u.notice,
+                sent=sent,
+            )  # (None: another runner claimed it meanwhile, and sent it too)
+            del self._unwritten[claim_id]
 
     def _orphans(self, now: datetime) -> list[Delivery]:
         """Claims whose owner never settled them within the lease (killed, or hung): take
@@ -252,7 +386,7 @@ class Runner:
                 continue
             env = tuple((k, v) for k, v in notice.env if k != "ICECYCLE_LATE")
             notice = replace(notice, env=(*env, ("ICECYCLE_LATE", "1")))
-            out.append(Delivery(c.id, notice, late=True))
+            out.append(Delivery(c.id, notice, True, now, self._file()))
             self.report(Report("retried", f"{notice.title}: its sender stopped; sending it now"))
         return out
 
@@ -316,15 +450,91 @@ class Runner:
         self._loop = asyncio.get_running_loop()
         self._inflight.add(d.claim_id)
         try:
+            fenced = self._fence(d)
+            if isinstance(fenced, Result):
+                return fenced
+            d, send_by = fenced
             result = await _on_own_thread(
-                lambda: self._send(d.notice), self.lease.total_seconds(), self.notifier.name
+                lambda: self._send(d.notice, send_by),
+                self.lease.total_seconds(),
+                self.notifier.name,
             )
+            if not result.ok and result.detail == HELD_UP:
+                # Stopped between the fence and the send: the claim is left to its lease.
+                self.report(Report("withheld", f"{d.notice.title}: {HELD_UP}", d.notice))
+                return result
             self._record(d, result)
         finally:
             self._inflight.discard(d.claim_id)
         return result
 
-    def _send(self, notice: Notice) -> Result:
+    # -- fencing: a claim is sent and settled only by the runner that still holds it -----
+
+    def _fence(self, d: Delivery) -> tuple[Delivery, float | None] | Result:
+        """Right before a send: the claim must still be this runner's (a process stopped
+        past its lease finds it taken over), in the file it was taken in, and the notice
+        still true. Returns the delivery (its lease renewed if needed) and the monotonic
+        time the send must start by; or, when it must not be sent, why, as a Result."""
+        claimed = d.claimed
+        if claimed is None:
+            return d, None
+        if d.file != self._file():
+            return self._withheld(d, "the database was replaced since it was claimed")
+        now = self.clock.now()
+        if d.claim_id >= 0:
+            try:
+                if not self.store.holds(d.claim_id, self.owner, claimed):
+                    return self._withheld(d, "another icecycle took it over")
+                if now - claimed > LEASE_MARGIN / 2:  # queued behind a slow send
+                    if not self.store.renew(d.claim_id, self.owner, claimed, now):
+                        return self._withheld(d, "another icecycle took it over")
+                    claimed = now
+                    d = replace(d, claimed=now)
+            except StoreError:
+                pass  # cannot ask the store: deliver (a duplicate is a nuisance, a loss not)
+        if not self._still_true(d.notice):
+            if d.claim_id >= 0:
+                with contextlib.suppress(StoreError):
+                    self.store.record(
+                        d.claim_id, now, "superseded", owner=self.owner, claimed=claimed
+                    )
+            else:
+                self._unwritten.pop(d.claim_id, None)
+            return self._withheld(d, "no longer true")
+        if d.claim_id < 0:
+            return d, None
+        # Another runner may take the claim over once its lease has run out: the send must
+        # begin early enough to end before that.
+        left = claimed + LEASE_MARGIN - now
+        return d, time.monotonic() + max(left.total_seconds(), 0.0)
+
+    def _still_true(self, notice: Notice) -> bool:
+        """Whether the notice still says what is so (read afresh: time may have passed).
+        An ice-on notice is true while its session runs; a take-it-off alarm until it is
+        answered (late is better than never: the next session may have begun meanwhile)."""
+        if notice.moment is None or notice.kind not in ("on", "off", "remind"):
+            return True
+        try:
+            self.reload()
+        except StoreError:
+            return True
+        if notice.alarm:
+            return not any(e.kind in ("ack", "off") and e.at >= notice.moment for e in self.events)
+        st = self.state()
+        return st is not None and _still_current(notice, st)
+
+    def _withheld(self, d: Delivery, why: str) -> Result:
+        self.report(Report("withheld", f"{d.notice.title}: not sent, {why}", d.notice))
+        return Result(self.notifier.name, False, f"not sent: {why}")
+
+    def _file(self) -> int:
+        """Which database file the store has open (it moves when the store follows a new
+        one): a claim taken in one file is never settled in another."""
+        return int(getattr(self.store, "generation", 0))
+
+    def _send(self, notice: Notice, send_by: float | None = None) -> Result:
+        if send_by is not None and time.monotonic() > send_by:
+            return Result(self.notifier.name, False, HELD_UP)
         try:
             return self.notifier.send(notice)
         except Exception as exc:  # a notifier's promise not to raise is not enough
@@ -333,10 +543,16 @@ class Runner:
     def _record(self, d: Delivery, result: Result) -> None:
         now = self.clock.now()
         text = "late" if result.ok and d.late else result.text
-        try:
-            self.store.record(d.claim_id, now, text)
-        except StoreError:
-            self._unrecorded[d.claim_id] = (now, text)  # retried each tick; never resent
+        if d.claim_id < 0:
+            if d.claim_id in self._unwritten:
+                self._unwritten[d.claim_id].result = (now, text)
+                self._write_behind(now)
+        elif d.file == self._file():
+            try:  # (only while the claim is still ours: never over another runner's result)
+                owner = self.owner if d.claimed is not None else None
+                self.store.record(d.claim_id, now, text, owner=owner, claimed=d.claimed)
+            except StoreError:
+                self._unrecorded[d.claim_id] = (now, text, d.claimed)  # retried; never resent
         before, self.last_result = self.last_result, result
         if result.ok:
             if before is not None and not before.ok:
@@ -350,8 +566,9 @@ class Runner:
             self.report(Report("sent", f"{d.notice.title}: {text}", d.notice))
 
     def _record_pending(self) -> None:
-        for claim_id, (at, text) in list(self._unrecorded.items()):
-            self.store.record(claim_id, at, text)
+        for claim_id, (at, text, claimed) in list(self._unrecorded.items()):
+            owner = self.owner if claimed is not None else None
+            self.store.record(claim_id, at, text, owner=owner, claimed=claimed)
             del self._unrecorded[claim_id]
 
     def _follow(self) -> bool:
@@ -363,6 +580,8 @@ class Runner:
         self._handled.clear()
         self._first_notice.clear()
         self._unrecorded.clear()
+        self._unwritten.clear()
+        self._refused_since.clear()
         self.report(Report("changed", "the database was replaced; following the new one"))
         return True
 
@@ -370,11 +589,15 @@ class Runner:
         """What to send now: what is due, then claims others (or we, before a restart)
         left unsettled past their lease."""
         force_reload = self._follow() or force_reload
-        self._record_pending()
+        self._write_behind(self.clock.now())
         deliveries = self.due(force_reload=force_reload)
         with contextlib.suppress(Exception):  # a courtesy: it must not stop the deliveries
             self._withdraw_passed()
-        return deliveries + self._orphans(self.clock.now())
+        try:
+            return deliveries + self._orphans(self.clock.now())
+        except StoreError as exc:  # (a full disk): what is due goes out all the same
+            self._error(exc)
+            return deliveries
 
     async def run_once(self, *, force_reload: bool = False) -> list[Result]:
         """Decide and deliver, waiting for every send (tests use this with a fake clock)."""
@@ -401,6 +624,13 @@ class Runner:
             task = asyncio.get_running_loop().create_task(self._deliver_in_order(deliveries))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        self._tell_followers()
+
+    def _tell_followers(self) -> None:
+        """After the deliveries have started: the cycle changed, or a boundary passed."""
+        if self.on_change is not None:
+            with contextlib.suppress(Exception):  # a follower's trouble is its own
+                self.on_change()
 
     async def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:
@@ -497,8 +727,10 @@ class Runner:
             # A look anyway now and then while a cycle runs: a moment the boundary does not
             # name (a rule added later) is then late by a minute at most, never missed.
             moments.append(now + SAFETY_LOOK)
-        if self._retry or self._unrecorded:
+        if self._retry:
             moments.append(now + timedelta(seconds=self.tick_s))
+        if self._unrecorded or self._unwritten:  # what the store refused: its next try
+            moments.append(self._write_due or now + timedelta(seconds=self.tick_s))
         with contextlib.suppress(Exception):  # (a store error is reported by the tick)
             if self.cycle is not None:
                 oldest = self.store.oldest_unsettled(self.cycle.id)
@@ -559,6 +791,7 @@ class Runner:
             self._dispatch(force_reload=True)
         elif self._retry or stale or (self.armed is not None and now >= self.armed):
             self._dispatch()
+        self._write_behind(now)  # what a full disk refused, once its wait is over
 
     async def stop(self) -> None:
         if self._tick_task is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -59,6 +59,11 @@ _MIGRATIONS = {
 
 class StoreError(Exception):
     """The database cannot be used; the message names the file and what to do."""
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        #: another process held the write lock too long (it goes away by itself)
+        self.busy = busy
 
 
 class Claim(NamedTuple):
@@ -120,6 +125,8 @@ class Store:
         self.committed = False
         self._gone: str | None = None  # why there is no file to use, once follow() saw it
         self.busy_timeout: float | None = None  # set_busy_timeout's, kept across reopens
+        #: moves each time follow() opens another file at the path
+        self.generation = 0
         # One descriptor of our own on the file, to look at its first bytes each tick. It
         # stays open as long as the connection does: closing any descriptor of a file drops
         # every POSIX lock this process holds on it, SQLite's included, and two writers
@@ -127,6 +134,8 @@ class Store:
         self._head_fd: int | None = None
         with contextlib.suppress(OSError):
             self._head_fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._stamp: tuple[int, int] | None = None  # the file's size and time at the last look
+        self._print: _Print | None = None  # what it held then: see _rewritten()
 
     @property
     def _claim_extra(self) -> str:
@@ -159,6 +168,10 @@ class Store:
             store._check_schema()
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Copy each commit into the file at once (a passive checkpoint): a WAL left with
+            # frames would be laid over whatever is copied onto the file later (a backup put
+            # back with `cat`), and the file alone is whole between writes (`cp` backs it up).
+            conn.execute("PRAGMA wal_autocheckpoint=1")
             store._migrate()
         except StoreError:
             conn.close()
@@ -248,7 +261,11 @@ class Store:
                 f"{self.path} was written by a newer icecycle (schema {version}, "
                 f"this one reads {SCHEMA_VERSION}); upgrade icecycle"
             )
-        if version < 1:
+        tables = {
+            row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        # Another program's file with a user_version of its own: not ours either.
+        if version < 1 or not {"cycles", "events", "notifications"} <= tables:
             raise StoreError(
                 f"{self.path} is an SQLite database but not icecycle's; "
                 "move it aside or use --data-dir"
@@ -301,15 +318,51 @@ class Store:
             self._head_fd = None
 
     def _looks_like_sqlite(self) -> bool:
-        """The file still starts as an SQLite database does (read on our own descriptor;
-        an empty file, still being made, counts as one)."""
+        """The file still starts as an SQLite database does (read on our own descriptor).
+        An empty file does not: icecycle never publishes one, so it was truncated."""
         if self._head_fd is None:
             return True
         try:
             head = os.pread(self._head_fd, len(_MAGIC), 0)
         except OSError:
             return True  # unreadable for a moment: the next look decides
-        return head in (_MAGIC, b"")
+        return head == _MAGIC
+
+    def _rewritten(self) -> bool:
+        """Whether another database was copied over this one in place (`cat backup.sqlite3
+        > icecycle.sqlite3`: same inode, and SQLite cannot tell, as it keeps its cache).
+
+        Looked into only when the file's size or time moved (one fstat a tick): the cache is
+        dropped and the file read again; what changed must then be explained by a commit
+        (data_version) or a write of ours (total_changes), and nothing may have gone back
+        (a cycle gone or remade, fewer events or claims) whatever explains it."""
+        if self._head_fd is None:
+            return False
+        try:
+            st = os.fstat(self._head_fd)
+        except OSError:
+            return False
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self._stamp:
+            return False
+        try:
+            self.conn.execute("PRAGMA shrink_memory")  # read the file, not the cache
+            now = _Print(
+                tuple(self.conn.execute("SELECT id, created, stopped FROM cycles ORDER BY id")),
+                self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0],
+                tuple(
+                    self.conn.execute(
+                        "SELECT coalesce(max(id), 0), count(sent) FROM notifications"
+                    ).fetchone()
+                ),
+                self.conn.execute("PRAGMA data_version").fetchone()[0],  # (read last)
+                self.conn.total_changes,
+            )
+        except sqlite3.Error:
+            return False  # half copied, say: look again at the next tick
+        self._stamp = stamp
+        before, self._print = self._print, now
+        return before is not None and _went_elsewhere(before, now)
 
     def follow(self) -> bool:
         """Make sure this is still the file at our path (cheap: one stat, each tick).
@@ -320,19 +373,23 @@ class Store:
         """
         now = _identity(self.path)
         if now is not None and now == self.identity:
-            if self._looks_like_sqlite():
+            looks = self._looks_like_sqlite()
+            if looks and not self._rewritten():
                 return False
-            # Overwritten in place (same inode, not a database any more): let go of it at
-            # once, so that nothing of ours is ever written into someone else's bytes.
+            # Overwritten in place (same inode, other bytes): let go of it at once, so that
+            # nothing of ours is ever written into bytes we did not open, not even on exit.
             self.identity = None
             _abandon(self.conn)  # (its descriptor, and ours, stay open with it)
             self._head_fd = None
             self.conn = _closed_connection()  # any use now fails, with the reason
-            self._gone = (
-                f"{self.path} is not an SQLite database any more, so icecycle will not touch "
-                "it; move it aside (icecycle then starts a new one) or use --data-dir"
-            )
-            raise StoreError(self._gone)
+            self._stamp = self._print = None
+            if not looks:
+                self._gone = (
+                    f"{self.path} is not an SQLite database any more, so icecycle will not "
+                    "touch it; move it aside (icecycle then starts a new one) or use --data-dir"
+                )
+                raise StoreError(self._gone)
+            # Another icecycle database (a backup put back): follow it, as a new file.
         if self.identity is not None:
             # Let go of the old file at once: closing checkpoints its -wal into it (wherever
             # it was moved) and removes the -wal and -shm it left under our path, which a
@@ -353,6 +410,7 @@ class Store:
             self._gone = gone
             raise StoreError(gone)
         self.conn, self.version, self.identity = fresh.conn, fresh.version, fresh.identity
+        self.generation += 1
         self._head_fd, fresh._head_fd = fresh._head_fd, None
         if self.busy_timeout is not None:
             self.set_busy_timeout(self.busy_timeout)
@@ -400,7 +458,8 @@ class Store:
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
-            raise StoreError(_explain(self.path, exc)) from None
+            busy = any(w in str(exc).lower() for w in ("locked", "busy"))
+            raise StoreError(_explain(self.path, exc), busy=busy) from None
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: cheap to poll every second."""
@@ -482,23 +541,71 @@ class Store:
         kind: str,
         phase_start: datetime,
         seq: int,
-        at: datetime,
+        at: datetime | Callable[[], datetime],
         result: str | None = None,
         *,
         owner: str | None = None,
         notice: str | None = None,
+        sent: datetime | None = None,
     ) -> int | None:
         """Claim one notification; the id if this caller won it, None if already claimed.
 
-        `owner` and `notice` let another runner deliver it if this one never settles it.
+        `owner` and `notice` let another runner deliver it if this one never settles it;
+        `sent` writes a claim that was delivered before it could be stored (a full disk).
+        `at` may be the clock itself: then it is read once the write lock is held, so a
+        wait for another process's lock is not taken for time the claim already existed.
         """
+
+        def insert(moment: datetime) -> sqlite3.Cursor:
+            return self.conn.execute(
+                "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
+                "claimed, sent, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cycle_id,
+                    kind,
+                    _ts(phase_start),
+                    seq,
+                    _ts(moment),
+                    _ts(sent) if sent else None,
+                    result,
+                    owner,
+                    notice,
+                ),
+            )
+
+        if not callable(at):
+            with self._errors():
+                cur = insert(at)
+        elif self.conn.in_transaction:
+            with self._errors():
+                cur = insert(at())
+        else:
+            committed = self.committed  # (a claim is not the person's write the CLI reports)
+            with self.transaction():
+                cur = insert(at())
+            self.committed = committed
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def holds(self, claim_id: int, owner: str, claimed: datetime) -> bool:
+        """Whether this claim is still `owner`'s, as taken at `claimed`, and unsent: the
+        fence a runner checks before it sends (another may have taken it over meanwhile)."""
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT 1 FROM notifications "
+                "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                (claim_id, owner, _ts(claimed)),
+            ).fetchone()
+        return row is not None
+
+    def renew(self, claim_id: int, owner: str, claimed: datetime, at: datetime) -> bool:
+        """Restart the lease of a claim still held (compare-and-swap, as take_over)."""
         with self._errors():
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO notifications (cycle_id, kind, phase_start, seq, "
-                "claimed, result, owner, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cycle_id, kind, _ts(phase_start), seq, _ts(at), result, owner, notice),
+                "UPDATE notifications SET claimed = ? "
+                "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                (_ts(at), claim_id, owner, _ts(claimed)),
             )
-        return cur.lastrowid if cur.rowcount == 1 else None
+        return cur.rowcount == 1
 
     def take_over(self, claim: Claim, owner: str, at: datetime) -> bool:
         """Take an unsettled claim from its owner; True if this caller now holds it.
@@ -532,12 +639,30 @@ class Store:
         """Close a claim nobody will deliver (a later notice made it pointless)."""
         self.record(claim_id, at, result)
 
-    def record(self, claim_id: int, sent: datetime, result: str) -> None:
+    def record(
+        self,
+        claim_id: int,
+        sent: datetime,
+        result: str,
+        *,
+        owner: str | None = None,
+        claimed: datetime | None = None,
+    ) -> bool:
+        """Settle a claim; with `owner` and `claimed`, only if it is still theirs as taken
+        then (never over another runner's result). True if it was written."""
         with self._errors():
-            self.conn.execute(
-                "UPDATE notifications SET sent = ?, result = ? WHERE id = ?",
-                (_ts(sent), result, claim_id),
-            )
+            if owner is None or claimed is None:
+                cur = self.conn.execute(
+                    "UPDATE notifications SET sent = ?, result = ? WHERE id = ?",
+                    (_ts(sent), result, claim_id),
+                )
+            else:
+                cur = self.conn.execute(
+                    "UPDATE notifications SET sent = ?, result = ? "
+                    "WHERE id = ? AND owner = ? AND claimed = ? AND sent IS NULL",
+                    (_ts(sent), result, claim_id, owner, _ts(claimed)),
+                )
+        return cur.rowcount == 1
 
     def claimed_at(
         self, cycle_id: int, kind: str, phase_start: datetime, seq: int
@@ -566,6 +691,26 @@ class Store:
                 out.append(Claim(i, k, _dt(p), s, _dt(c), _dt(t) if t else None, r, *more))
         return out
 
+    def last_change(self) -> datetime | None:
+        """The latest moment stored (an event, a cycle made, a notice claimed or sent): the
+        clock cannot really be earlier, so it bounds "now" when the clock went back."""
+        with self._errors():
+            rows = [
+                *self.conn.execute("SELECT at FROM events ORDER BY id DESC LIMIT 1"),
+                *self.conn.execute("SELECT created FROM cycles ORDER BY id DESC LIMIT 1"),
+            ]
+            if self.version >= 1:
+                for claimed, sent in self.conn.execute(
+                    "SELECT claimed, sent FROM notifications ORDER BY id DESC LIMIT 8"
+                ):
+                    rows += [(claimed,), (sent,)]
+        moments = []
+        for (text,) in rows:
+            with contextlib.suppress(_BadRow):  # (reading the row itself says it is damaged)
+                if text:
+                    moments.append(_dt(text))
+        return max(moments, default=None)
+
     def session_notes(self, cycle_id: int) -> dict[datetime, str]:
         """For each ice session: what the runner did about its notification."""
         notes: dict[datetime, str] = {}
@@ -573,6 +718,29 @@ class Store:
             if c.kind == "on" and c.seq == 0:
                 notes[c.phase_start] = (c.result or "claimed").split(":")[0]
         return notes
+
+
+class _Print(NamedTuple):
+    """What the file held at a look: enough to tell it from another copy of itself."""
+
+    cycles: tuple[tuple[int, str, str | None], ...]
+    events: int  # the last event's id
+    claims: tuple[int, int]  # the last claim's id, and how many were sent
+    version: int  # data_version: moves with each commit of another connection
+    changes: int  # total_changes: moves with each write of ours
+
+
+def _went_elsewhere(before: _Print, now: _Print) -> bool:
+    """Whether `now` cannot be `before` plus what was written since: another file."""
+    made = {cid: created for cid, created, _ in now.cycles}
+    if any(made.get(cid) != created for cid, created, _ in before.cycles):
+        return True  # a cycle gone, or made again at another time
+    if now.events < before.events or now.claims[0] < before.claims[0]:
+        return True  # nothing is ever deleted
+    if now.claims[1] < before.claims[1]:
+        return True  # nor a sent notice unsent
+    explained = now.version != before.version or now.changes != before.changes
+    return not explained and now[:3] != before[:3]
 
 
 def _verify_new(path: str) -> None:

@@ -364,6 +364,29 @@ def confirmation(
     return "Acknowledged: the ice is off. No more reminders for it."
 
 
+# -- the config file ---------------------------------------------------------------------
+
+NO_TERMINAL = (
+    "the dashboard needs a terminal to read your keys from, and stdin is not one; "
+    "`icecycle status` shows where the cycle stands, `icecycle daemon` alerts without one"
+)
+CONFIG_PROBLEMS = "Problems in the file (each of those keys uses its default until fixed):"
+CONFIG_NOTICE_TITLE = "icecycle: a problem in your config"
+
+
+def config_blocks_start(what: str, flag: str | None) -> str:
+    """A new cycle records its lengths: it does not start with one the file did not mean."""
+    flag = f" (or give --{flag})" if flag else ""
+    return f"{what}; fix it{flag} and start again, so the cycle gets what you meant"
+
+
+def config_notice(lines: list[str]) -> str:
+    """The one notice (and the dashboard's line) about what was wrong in the config."""
+    first = lines[0]
+    more = f" (and {len(lines) - 1} more; `icecycle config` lists them)" if len(lines) > 1 else ""
+    return f"Alerts go on with the defaults for what is wrong. {first}{more}"
+
+
 def quiet_span(quiet: tuple[int, int]) -> str:
     (sh, sm), (eh, em) = divmod(quiet[0], 60), divmod(quiet[1], 60)
     return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
@@ -443,6 +466,16 @@ def clock_behind(now: datetime, last: datetime) -> str:
         f"the system clock reads {clock(now, now)}, before the last change recorded "
         f"({clock(last, now)}): it went back, so icecycle cannot time a new session; fix the "
         "clock (taking the ice off, `off`/`ack`, always works)"
+    )
+
+
+def clock_held(last: datetime, now: datetime) -> str:
+    """The clock reads earlier than the last change stored: "now" is held to that change."""
+    at = clock(last, now)
+    return (
+        f"The system clock went back: it reads earlier than the last change recorded ({at}). "
+        f"icecycle counts from {at} instead, so an alarm may come a little late; "
+        "set the clock right."
     )
 
 

@@ -39,6 +39,10 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("TZ", "UTC")
+    # The host's sound theme and players stay out too (a desktop has them, CI has not):
+    # a test that wants a player puts one in a folder of its own and points here.
+    monkeypatch.setenv("ICECYCLE_SOUND_THEME_DIR", str(tmp_path / "no-sound-theme"))
+    monkeypatch.setenv("ICECYCLE_PLAYER_PATH", str(tmp_path / "no-players"))
     monkeypatch.delenv("ICECYCLE_DEBUG", raising=False)
     time.tzset()
 

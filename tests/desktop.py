@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+NOTIFICATION_DAEMON = "/usr/lib/notification-daemon/notification-daemon"
 TOOLS = ("dbus-daemon", "dbus-monitor", "dbus-send", "Xvfb", "dunst", "notify-send")
 
 # A session bus with no service activation, so "no notification daemon" can really happen
@@ -94,6 +95,8 @@ class Desktop:
                 "dbus-monitor",
                 "--session",
                 "interface='org.freedesktop.Notifications',member='Notify'",
+                "interface='org.freedesktop.Notifications',member='NotificationClosed'",
+                "interface='org.freedesktop.Notifications',member='CloseNotification'",
             ],
             stdout=self.monitor_log.open("wb"),
             stderr=subprocess.DEVNULL,
@@ -132,21 +135,68 @@ class Desktop:
         ).stdout
         return "boolean true" in out
 
-    def start_fake(self, record: Path, caps: str, mode: str = "ok") -> None:
+    def start_fake(
+        self,
+        record: Path,
+        caps: str,
+        mode: str = "ok",
+        *,
+        first_id: int = 1,
+        name: str = "fake",
+        key: str = "fake",
+    ) -> subprocess.Popen[bytes]:
         """A fake notification server (tests/fake_notifyd.py) in dunst's place."""
         script = str(Path(__file__).with_name("fake_notifyd.py"))
         fake = subprocess.Popen(
-            [sys.executable, script, str(record), caps, mode],
+            [sys.executable, script, str(record), caps, mode, str(first_id), name],
             env=self.env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self.procs["fake"] = fake
+        self.procs[key] = fake
         assert fake.stdout is not None
         assert fake.stdout.readline().strip() == b"ready"
+        return fake
+
+    def server_says(self, line: str, key: str = "fake") -> None:
+        """Make the fake server emit a signal itself ("action ID KEY", "closed ID REASON")."""
+        stdin = self.procs[key].stdin
+        assert stdin is not None
+        stdin.write(line.encode() + b"\n")
+        stdin.flush()
+
+    def stop_fake(self, key: str = "fake") -> None:
+        proc = self.procs.pop(key)
+        proc.kill()
+        proc.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while self.name_has_owner("org.freedesktop.Notifications"):
+            assert time.monotonic() < deadline, "the fake server kept its name"
+            time.sleep(0.05)
+
+    def start_notification_daemon(self) -> None:
+        """GNOME's notification-daemon (one notice on screen at a time) on this bus."""
+        if not os.access(NOTIFICATION_DAEMON, os.X_OK):
+            reason = f"needs {NOTIFICATION_DAEMON} (Debian: notification-daemon; bash .ci/run)"
+            if os.environ.get("ICECYCLE_REQUIRE_DESKTOP") == "1":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        self.procs["notification-daemon"] = subprocess.Popen(
+            [NOTIFICATION_DAEMON],
+            env={**self.env, "NO_AT_BRIDGE": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not self.name_has_owner("org.freedesktop.Notifications"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("notification-daemon did not take the notifications name")
+            time.sleep(0.1)
 
     def action(self, nid: int, key: str) -> None:
-        """Click a button, as the server would tell it: an ActionInvoked signal."""
+        """A stranger on the bus (dbus-send's own connection) forging a button press: an
+        ActionInvoked signal that no notification server sent."""
         subprocess.run(
             [
                 "dbus-send",
@@ -161,6 +211,22 @@ class Desktop:
             check=True,
             timeout=5,
         )
+
+    def dunstctl(self, *args: str) -> str:
+        return subprocess.run(
+            ["dunstctl", *args], env=self.env, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+
+    def closed_signals(self) -> list[tuple[float, int, int]]:
+        """Every NotificationClosed seen on the bus: (time, id, reason)."""
+        text = self.monitor_log.read_text(errors="replace")
+        out = []
+        for block in re.split(r"\n(?=method call |signal |method return |error )", text):
+            if block.startswith("signal") and "member=NotificationClosed" in block:
+                stamp = float(re.search(r"time=([0-9.]+)", block).group(1))
+                nid, reason = map(int, re.findall(r"^\s+uint32 (\d+)$", block, re.M)[:2])
+                out.append((stamp, nid, reason))
+        return out
 
     def hang_dunst(self) -> None:
         self.procs["dunst"].send_signal(signal.SIGSTOP)

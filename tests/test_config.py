@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from icecycle.config import EXAMPLE, ConfigError, load_config
+from icecycle.config import EXAMPLE, Config, load_config
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ BAD = [
     ('window = "2w"\n', "window: '2w' is out of range; window takes 5s to 7d, e.g. 72h or 2d"),
     ("window = 72\n", 'window: give a duration in quotes, e.g. window = "72h"'),
     ('off = "1.5h30m"\n', "off: '1.5h30m' is not a duration; off takes 1s to 24h"),
-    ('colour = "blue"\n', "colour: unknown key; known keys are hooks, notifications"),
+    ('colour = "blue"\n', "colour: unknown key; ignored; known keys are hooks, notifications"),
     ('quiet_hours = "late"\n', "quiet_hours: 'late' is not a span of hours; try 23:00-07:00"),
     ('quiet_hours = "23:00-23:00"\n', "starts and ends at the same time"),
     ('quiet_hours = "\u0662\u0663:00-07:00"\n', "is not a span of hours; try 23:00-07:00"),
@@ -100,19 +100,33 @@ BAD = [
     ('[hooks]\non_change = "curl x"\n', "hooks.on_change: should be a list of words"),
     ("[hooks]\non_change = []\n", "hooks.on_change: should be a list of words"),
     ('[hooks]\nbefore = ["x"]\n', "hooks.before: unknown key"),
-    ("on = \n", "is not valid TOML"),
+    ("on = \n", "on: not valid TOML"),  # that line alone is left out
     (b"\xff\xfe", "is not valid TOML"),
 ]
 
 
 @pytest.mark.parametrize(("content", "message"), BAD, ids=[b[1][:30] for b in BAD])
-def test_bad_files_name_the_file_and_the_key(
+def test_a_bad_value_falls_back_alone_and_names_the_file_and_the_key(
     cfg_file: Path, content: str | bytes, message: str
 ) -> None:
-    cfg_file.write_bytes(content if isinstance(content, bytes) else content.encode())
-    with pytest.raises(ConfigError) as info:
-        load_config()
-    assert str(info.value).startswith(str(cfg_file)) and message in str(info.value)
+    # Nothing optional may stop a running cycle's alerts: the bad key takes its default,
+    # the problem is one line, and a good key beside it is still read.
+    good = (
+        b'\n[hooks]\non_change = ["notify-phone"]\n'
+        if b"[hooks]" not in (content if isinstance(content, bytes) else content.encode())
+        else b""
+    )
+    cfg_file.write_bytes((content if isinstance(content, bytes) else content.encode()) + good)
+    cfg_file.chmod(0o600)
+    cfg = load_config()
+    (problem,) = cfg.problems
+    assert problem.line.startswith(str(cfg_file)) and message in problem.line
+    assert "\n" not in problem.line
+    whole = problem.key == ""
+    assert cfg.on_change == (() if whole or not good else ("notify-phone",))
+    assert cfg.bad(problem.key) is problem
+    for field in ("on_s", "off_s", "window_s", "quiet_hours", "repeat_count", "repeat_every_s"):
+        assert getattr(cfg, field) == getattr(Config(), field)
 
 
 def test_start_uses_the_config_and_flags_win(run, cfg_file: Path) -> None:

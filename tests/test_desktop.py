@@ -85,7 +85,7 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
     assert icecycle(env, "start", "--on", "2s", "--off", "3s", "--window", "12s").returncode == 0
     # start rounds to the stored instant; read the schedule from the store
     expected = boundaries(env)
-    wait_for(lambda: len(desktop.notifications()) >= 7, 20)
+    wait_for(lambda: len(desktop.notifications()) >= 8, 20)
     time.sleep(1)
     assert stop(d) == 0
     seen = desktop.notifications()
@@ -96,8 +96,15 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
         "Take the ice off now",
         "Ice on, towel first",
     ]
-    # The last session ends with the window: its alarm, then the summary.
-    assert [n.summary for n in seen[5:]] == ["Take the ice off now", "Cold therapy window complete"]
+    # The last session ends with the window: its alarm, then the summary, then the alarm
+    # (still unanswered) shown again on top of it.
+    assert [n.summary for n in seen[5:]] == [
+        "Take the ice off now",
+        "Cold therapy window complete",
+        "Take the ice off now",
+    ]
+    raised, seen = seen[-1], seen[:-1]
+    assert raised.urgency == 2 and raised.sound_name is None
     assert all(n.app == "icecycle" for n in seen)
     assert all(
         "thin towel between the ice pack and your skin" in n.body
@@ -140,10 +147,11 @@ def test_a_window_that_ends_before_a_whole_session_ends_in_rest(
         "Ice on, towel first",
         "Take the ice off now",
         "Cold therapy window complete",
+        "Take the ice off now",  # unanswered: shown again, above the summary
     ]
-    assert [n.urgency for n in seen if n.summary == "Take the ice off now"] == [2, 2]
+    assert [n.urgency for n in seen if n.summary == "Take the ice off now"] == [2, 2, 2]
     assert "That was the last session of this window." in seen[3].body
-    assert "No more sessions in this window." in seen[-1].body
+    assert "No more sessions in this window." in seen[-2].body
 
 
 def test_two_daemons_send_each_notification_once(desktop: Desktop, tmp_path: Path) -> None:
@@ -155,6 +163,10 @@ def test_two_daemons_send_each_notification_once(desktop: Desktop, tmp_path: Pat
     time.sleep(1.5)
     assert stop(a) == 0 and stop(b) == 0
     summaries = [n.summary for n in desktop.notifications()]
+    if summaries[-1] == "Take the ice off now":
+        # The daemon that sent the summary also holds the unanswered alarm: shown again
+        # on top (the other daemon would not know to).
+        summaries.pop()
     assert summaries == [
         "Ice on, towel first",
         "Take the ice off now",
@@ -219,23 +231,32 @@ def test_notify_test_says_whether_it_worked(desktop: Desktop, tmp_path: Path) ->
 def test_notify_test_names_the_player_it_would_use(desktop: Desktop, tmp_path: Path) -> None:
     desktop.start()
     played = fake_player(tmp_path)
-    env = {**env_for(desktop, tmp_path / "data"), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    env = {**env_for(desktop, tmp_path / "data"), "ICECYCLE_PLAYER_PATH": str(tmp_path / "bin")}
     r = icecycle(env, "notify-test")
     assert r.returncode == 0, r.stderr
-    assert "  sound: the server has none; icecycle plays " in r.stdout
+    assert "  sound: the server has none; icecycle played " in r.stdout
     sound = next(line for line in r.stdout.splitlines() if line.startswith("  sound: "))
     assert sound.endswith("take-it-off.wav with pw-play")
     assert len(played.read_text().splitlines()) == 1
-    (tmp_path / "bin" / "pw-play").unlink()
+    # A player that fails (pw-play with no PipeWire running): the next one plays, and
+    # notify-test says what happened.
+    broken = tmp_path / "bin" / "pw-play"
+    broken.write_text("#!/bin/sh\necho 'Host is down' >&2\nexit 1\n")
+    fake_player(tmp_path, "paplay")
+    r = icecycle(env, "notify-test")
+    sound = next(line for line in r.stdout.splitlines() if line.startswith("  sound: "))
+    assert sound.endswith("with paplay (after: pw-play failed (Host is down))"), sound
+    for name in ("pw-play", "paplay"):
+        (tmp_path / "bin" / name).unlink()
     r = icecycle(env, "notify-test")
     assert "  sound: the server has none and no player was found" in r.stdout
 
 
-def fake_player(root: Path) -> Path:
-    """A pw-play that writes its arguments down and plays nothing."""
+def fake_player(root: Path, name: str = "pw-play") -> Path:
+    """A player that writes its arguments down and plays nothing."""
     (root / "bin").mkdir(exist_ok=True)
     log = root / "played"
-    player = root / "bin" / "pw-play"
+    player = root / "bin" / name
     player.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
     player.chmod(0o755)
     return log
@@ -252,14 +273,14 @@ def test_take_it_off_answered_from_the_notification(desktop: Desktop, tmp_path: 
     env = {
         **env_for(desktop, tmp_path / "data"),
         "ICECYCLE_CONFIG": str(config),
-        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "ICECYCLE_PLAYER_PATH": str(tmp_path / "bin"),
     }
     assert icecycle(env, "start", "--on", "2s", "--off", "60s", "--window", "2m").returncode == 0
     d = daemon(env, tmp_path / "daemon.log")
     wait_for(lambda: any(n.summary.startswith("Take") for n in desktop.notifications()), 15)
     off = desktop.notifications()[-1]
     assert off.summary == "Take the ice off now" and off.urgency == 2
-    assert off.actions == ["default", "Ice is off", "ice-off", "Ice is off"]
+    assert off.actions == ["default", "Took it off", "ice-off", "Ice is off"]
     assert off.sound_name == "alarm-clock-elapsed"
     on = desktop.notifications()[0]
     assert on.actions == ["ice-on", "Ice is on", "skip", "Skip"] and on.sound_name is None
@@ -277,8 +298,15 @@ def test_take_it_off_answered_from_the_notification(desktop: Desktop, tmp_path: 
         "Ice on, towel first",
         "Take the ice off now",
     ]
+    # Nothing stale is left on screen: the ice-on notice closed when its session ended,
+    # the answered alarm closed by icecycle (dunst leaves that to the sender, dunst #660).
+    assert desktop.dunstctl("count", "displayed") == "0", (
+        desktop.closed_signals(),
+        desktop.dunstctl("history"),
+        desktop.monitor_log.read_text()[-3000:],
+    )
     log = (tmp_path / "daemon.log").read_text()
-    assert log.count('"Ice is off" from the notification: ') == 1, log
+    assert log.count('"Took it off" from the notification: ') == 1, log
     assert "Traceback" not in log
     # dunst has no "sound" capability: icecycle played the alarm itself, once.
     assert len(played.read_text().splitlines()) == 1
@@ -298,3 +326,57 @@ def test_daemon_without_a_session_bus_keeps_running(tmp_path: Path) -> None:
     assert stop(d) == 0
     log = (tmp_path / "daemon.log").read_text()
     assert log.count("notification failed") == 1 and "Traceback" not in log
+
+
+def test_notification_daemon_shows_the_live_alarm_not_a_stale_notice(
+    desktop: Desktop, tmp_path: Path
+) -> None:
+    """GNOME's notification-daemon shows one notice at a time: the ice-on notice is closed
+    before the take-it-off alarm is shown, the window's summary (sent with the last alarm)
+    does not hide the alarm, and the alarm is closed once it is answered."""
+    desktop.start(with_daemon=False)
+    desktop.start_notification_daemon()
+    env = env_for(desktop, tmp_path / "data")
+    assert icecycle(env, "start", "--on", "5s", "--off", "60s", "--window", "5s").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    wait_for(lambda: len(desktop.notifications()) >= 4, 15)
+    time.sleep(0.5)
+    seen = desktop.notifications()
+    assert [n.summary for n in seen] == [
+        "Ice on, towel first",
+        "Take the ice off now",
+        "Cold therapy window complete",
+        "Take the ice off now",  # shown again, on top: the live one is in front
+    ]
+    assert seen[-1].urgency == 2 and seen[-1].sound_name is None  # heard once already
+    closed = desktop.closed_signals()
+    assert [(nid, why) for _, nid, why in closed] == [(1, 3), (2, 3)], closed
+    assert closed[0][0] < seen[1].time  # the stale ice-on notice went first
+    assert icecycle(env, "ack").returncode == 0
+    wait_for(lambda: len(desktop.closed_signals()) == 3, 5)
+    assert stop(d) == 0
+    assert [(nid, why) for _, nid, why in desktop.closed_signals()][-1] == (4, 3)
+
+
+def test_daemon_log_escapes_and_caps_what_a_hostile_server_says(
+    desktop: Desktop, tmp_path: Path
+) -> None:
+    """A server that answers with a 1 MB key, or one with a newline in it, cannot grow the
+    log or forge a line in it."""
+    desktop.start(with_daemon=False)
+    desktop.start_fake(tmp_path / "calls", "actions,body")
+    env = env_for(desktop, tmp_path / "data")
+    assert icecycle(env, "start", "--on", "1m", "--window", "2h").returncode == 0
+    d = daemon(env, tmp_path / "daemon.log")
+    wait_for(lambda: (tmp_path / "calls").exists(), 10)
+    time.sleep(0.5)
+    for _ in range(5):
+        desktop.server_says("action 1 " + "k" * 1_000_000)
+        desktop.server_says("action 1 " + json.dumps("x\nicecycle daemon 10:00:00 forged"))
+    time.sleep(1.5)
+    assert stop(d) == 0
+    log = (tmp_path / "daemon.log").read_text()
+    assert len(log) < 2000, len(log)
+    assert "forged" not in log and all(
+        line.startswith("icecycle daemon ") for line in log.splitlines()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ def desktop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     bin_dir.mkdir()
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", d.env["DBUS_SESSION_BUS_ADDRESS"])
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("ICECYCLE_PLAYER_PATH", str(bin_dir))
     yield d
     d.stop()
 
@@ -52,8 +54,13 @@ def children(desktop: Desktop) -> list[int]:
     return found
 
 
-def record(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def record(path: Path, *, closes: bool = False) -> list[dict[str, object]]:
+    """What the fake server was asked: its Notify calls (their id left out), with the
+    CloseNotification calls among them if `closes`."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if closes:
+        return lines
+    return [{k: v for k, v in doc.items() if k != "id"} for doc in lines if "close" not in doc]
 
 
 def fake_player(desktop: Desktop, name: str = "pw-play") -> Path:
@@ -101,7 +108,7 @@ def test_a_server_without_buttons_gets_plain_notices_and_nothing_waits(desktop) 
             "replaces": 0,
         }
     ]
-    assert n.waiting() is None
+    assert n.waiting() == OFF  # still on screen: closed when answered (finding 8)
     assert children(desktop) == []  # the child has exited and been reaped
 
 
@@ -116,8 +123,8 @@ def test_buttons_and_an_answer_from_the_server(desktop) -> None:
     assert record(calls)[0]["actions"] == ["ice-on", "Ice is on", "skip", "Skip"]
     assert "sound-name" not in record(calls)[0]["hints"]  # only the alarm asks to be heard
     assert n.waiting() == on and len(children(desktop)) == 1
-    desktop.action(n.last.id + 1, "skip")  # another notice's answer: not ours
-    desktop.action(n.last.id, "skip")
+    desktop.server_says(f"action {n.last.id + 1} skip")  # another notice's answer: not ours
+    desktop.server_says(f"action {n.last.id} skip")
     assert wait_until(lambda: heard == [("on", "skip")])
     assert wait_until(lambda: children(desktop) == [] and n.waiting() is None)
 
@@ -132,16 +139,22 @@ def test_one_waiting_child_at_a_time_and_a_reminder_replaces_its_alarm(desktop) 
     assert n.send(reminder(T0, T0)).ok
     assert wait_until(lambda: len(children(desktop)) == 1)
     assert not set(first) & set(children(desktop))  # superseded: the old child is gone
-    off_id = 2
-    assert [c["replaces"] for c in record(calls)] == [0, 0, off_id]
+    on_id, off_id = 1, 2
+    assert [c.get("replaces", c.get("close")) for c in record(calls, closes=True)] == [
+        0,  # ice on
+        on_id,  # closed: the session is over (finding 8)
+        0,  # the alarm
+        off_id,  # the reminder in the alarm's place
+    ]
     n.withdraw()  # answered elsewhere: the child closes the notice and ends
     assert wait_until(lambda: children(desktop) == [])
+    assert record(calls, closes=True)[-1] == {"close": off_id}
 
 
 def test_a_hung_server_with_buttons_requested_is_abandoned(desktop) -> None:
     calls = desktop.root / "calls"
     desktop.start_fake(calls, "actions,body", mode="hang")
-    n = DesktopNotifier(timeout=1.0)
+    n = DesktopNotifier(timeout=1.0, retry_s=())
     started = time.monotonic()
     result = n.send(OFF)
     took = time.monotonic() - started
@@ -149,7 +162,7 @@ def test_a_hung_server_with_buttons_requested_is_abandoned(desktop) -> None:
         result.detail
     )
     assert took < 1.0 + 1.0, took
-    assert record(calls)[0]["actions"] == ["default", "Ice is off", "ice-off", "Ice is off"]
+    assert record(calls)[0]["actions"] == ["default", "Took it off", "ice-off", "Ice is off"]
     assert n.waiting() is None and wait_until(lambda: children(desktop) == [])
 
 
@@ -212,15 +225,22 @@ def test_notice_fields_survive_the_trip(desktop) -> None:
 
 def test_a_notice_without_buttons_leaves_the_alarm_waiting(desktop) -> None:
     """The window's summary goes out with the last alarm: the alarm's buttons still work."""
-    desktop.start_fake(desktop.root / "calls", "actions,body")
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
     n = DesktopNotifier(sound=False)
     heard: list[str] = []
     n.listen(lambda notice, key: heard.append(key))
     assert n.send(OFF).ok
-    alarm_id = n.last.id
+    first = n.last.id
     assert n.send(window_done(Counts(3, 1, 0, 0, 0), timedelta(hours=72))).ok
-    assert n.waiting() == OFF and len(children(desktop)) == 1
-    desktop.action(alarm_id, "ice-off")
+    assert n.waiting() == OFF
+    # The alarm is shown again on top of the summary; its buttons are the live ones.
+    assert wait_until(lambda: len(record(calls)) == 3)
+    again = [d for d in record(calls, closes=True) if "close" not in d][-1]
+    assert again["summary"] == "Take the ice off now" and again["id"] != first
+    assert wait_until(lambda: len(children(desktop)) == 1)
+    desktop.server_says(f"action {first} ice-off")  # the closed one: nothing
+    desktop.server_says(f"action {again['id']} ice-off")
     assert wait_until(lambda: heard == ["ice-off"])
 
 
@@ -232,3 +252,195 @@ def test_plyer_stays_the_portable_path(desktop) -> None:
     assert n.send(OFF).ok
     assert [(c["summary"], c["actions"]) for c in record(calls)] == [("Take the ice off now", [])]
     assert n.waiting() is None
+
+
+# -- issue 19, finding 7: only the server that showed a notice may answer it ----------
+
+
+def stranger_says(desktop: Desktop, nid: int, key: str, member: str = "ActionInvoked") -> None:
+    """Another program on the bus, with a connection of its own, forging the server's
+    signal: same path, interface, member, id and key; another sender."""
+    from jeepney import DBusAddress, new_signal
+    from jeepney.io.blocking import open_dbus_connection
+
+    emitter = DBusAddress(answers.OBJECT, interface=answers.BUS_NAME)
+    conn = open_dbus_connection(desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+    try:
+        sig = "us" if member == "ActionInvoked" else "uu"
+        conn.send(new_signal(emitter, member, sig, (nid, key if sig == "us" else 2)))
+        time.sleep(0.1)
+    finally:
+        conn.close()
+
+
+def test_a_stranger_on_the_bus_cannot_answer_or_close_the_alarm(desktop) -> None:
+    desktop.start_fake(desktop.root / "calls", "actions,body")
+    n = DesktopNotifier(sound=False)
+    heard: list[str] = []
+    n.listen(lambda notice, key: heard.append(key))
+    assert n.send(OFF).ok
+    nid = n.last.id
+    stranger_says(desktop, nid, "ice-off")
+    desktop.action(nid, "default")  # dbus-send: a stranger too
+    stranger_says(desktop, nid, "", member="NotificationClosed")
+    time.sleep(0.5)
+    assert heard == [] and n.waiting() == OFF and len(children(desktop)) == 1
+    desktop.server_says(f"action {nid} ice-off")
+    assert wait_until(lambda: heard == ["ice-off"])
+
+
+def test_only_a_button_the_notice_offered_answers_it(desktop) -> None:
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
+    n = DesktopNotifier(sound=False)
+    heard: list[str] = []
+    n.listen(lambda notice, key: heard.append(key))
+    on = ice_on(T0, T0, T0 + timedelta(minutes=25), False)
+    assert n.send(on).ok
+    nid = n.last.id
+    for key in ("default", "ice-off", "x" * 1_000_000, json.dumps("skip\nforged")):
+        desktop.server_says(f"action {nid} {key}")  # a click on the notice is no answer
+    time.sleep(0.5)
+    assert heard == [] and n.waiting() == on
+    desktop.server_says(f"action {nid} skip")
+    assert wait_until(lambda: heard == ["skip"])
+
+
+def test_a_restarted_server_reusing_numbers_cannot_answer_the_old_notice(desktop) -> None:
+    """After the server restarts, its numbers start again: the old notice's number names
+    another program's notice. The alarm is shown again on the new server, and only its
+    new number answers it."""
+    desktop.start_fake(desktop.root / "calls", "actions,body")
+    n = DesktopNotifier(sound=False)
+    heard: list[str] = []
+    n.listen(lambda notice, key: heard.append(key))
+    assert n.send(OFF).ok and n.last.id == 1
+    desktop.stop_fake()
+    again = desktop.root / "calls-2"
+    desktop.start_fake(again, "actions,body", first_id=100)
+    assert wait_until(lambda: [c["summary"] for c in record(again)] == ["Take the ice off now"])
+    desktop.server_says("action 1 ice-off")  # another program's notice 1 on this server
+    time.sleep(0.5)
+    assert heard == []
+    desktop.server_says("action 100 ice-off")
+    assert wait_until(lambda: heard == ["ice-off"])
+
+
+# -- finding 8: a notice is closed when it stops being true; one per purpose ----------
+
+
+def test_an_answered_alarm_is_closed_and_a_summary_does_not_hide_it(desktop) -> None:
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
+    n = DesktopNotifier(sound=False)
+    heard: list[str] = []
+    n.listen(lambda notice, key: heard.append(key))
+    assert n.send(OFF).ok
+    assert n.send(window_done(Counts(3, 1, 0, 0, 0), timedelta(hours=72))).ok
+    # The alarm is shown again, on top of the summary (closed, then shown anew).
+    assert wait_until(lambda: len(record(calls)) == 3)
+    log = record(calls, closes=True)
+    assert [d.get("summary", d.get("close")) for d in log] == [
+        "Take the ice off now",
+        "Cold therapy window complete",
+        1,
+        "Take the ice off now",
+    ]
+    assert "sound-name" not in log[-1]["hints"]  # heard once is enough
+    desktop.server_says(f"action {log[-1]['id']} default")
+    assert wait_until(lambda: heard == ["default"])
+    # Answered: icecycle closes it (a critical notice would stay: dunst #660).
+    assert wait_until(lambda: record(calls, closes=True)[-1] == {"close": log[-1]["id"]})
+
+
+def test_a_notice_without_a_child_is_still_closed_when_withdrawn(desktop) -> None:
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "body")  # no buttons: nothing waits for an answer
+    n = DesktopNotifier(sound=False)
+    assert n.send(OFF).ok and children(desktop) == []
+    assert n.waiting() == OFF
+    n.withdraw()  # answered with `icecycle ack`
+    assert wait_until(lambda: record(calls, closes=True)[-1] == {"close": 1})
+    assert n.waiting() is None
+
+
+# -- finding 9: the alarm's send is retried; its sound needs neither Notify nor the notice
+
+
+def test_a_failed_alarm_send_is_retried_until_delivered(desktop) -> None:
+    n = DesktopNotifier(sound=False, retry_s=(0.3,))
+    result = n.send(OFF)  # no notification server yet
+    assert not result.ok and "no notification daemon" in result.detail
+    assert n.waiting() == OFF  # still being tried
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
+    assert wait_until(lambda: [c["summary"] for c in record(calls)] == ["Take the ice off now"])
+    assert wait_until(lambda: len(children(desktop)) == 1)  # now waiting for its answer
+    n.withdraw()
+    assert wait_until(lambda: children(desktop) == [])
+
+
+def test_an_answer_elsewhere_stops_the_retries(desktop) -> None:
+    n = DesktopNotifier(sound=False, retry_s=(0.2,))
+    assert not n.send(OFF).ok
+    n.withdraw()
+    calls = desktop.root / "calls"
+    desktop.start_fake(calls, "actions,body")
+    time.sleep(0.8)
+    assert record(calls) == [] and n.waiting() is None
+
+
+def test_a_server_that_never_answers_notify_still_gets_the_sound(desktop) -> None:
+    desktop.start_fake(desktop.root / "calls", "actions,body", mode="hang")
+    played = fake_player(desktop)
+    n = DesktopNotifier(timeout=3.0, retry_s=())
+    results = []
+    sender = threading.Thread(target=lambda: results.append(n.send(OFF)))
+    started = time.monotonic()
+    sender.start()
+    assert wait_until(lambda: len(record_lines(played)) == 1)
+    assert time.monotonic() - started < 2.5  # it did not wait for the 3 s Notify time-out
+    sender.join()
+    assert not results[0].ok
+    n.close()
+
+
+def test_a_server_that_closes_notices_at_once_does_not_stop_the_sound(desktop) -> None:
+    desktop.start_fake(desktop.root / "calls", "actions,body", mode="close")
+    played = fake_player(desktop)
+    n = DesktopNotifier()
+    assert n.send(OFF).ok
+    assert wait_until(lambda: len(record_lines(played)) == 1)
+    pid = int(record_lines(played)[0].split()[0])
+    time.sleep(1.0)
+    assert alive(pid)  # the notice is gone; its sound plays on
+    n.close()
+    assert wait_until(lambda: not alive(pid))
+
+
+def test_the_next_player_is_tried_when_one_fails(desktop) -> None:
+    desktop.start_fake(desktop.root / "calls", "body")
+    broken = desktop.root / "bin" / "pw-play"
+    broken.write_text("#!/bin/sh\necho 'Host is down' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    played = fake_player(desktop, "paplay")
+    n = DesktopNotifier()
+    assert n.send(OFF).ok
+    assert wait_until(lambda: len(record_lines(played)) == 1)
+    n.close()
+    assert answers.play([[str(broken)], ["/bin/true"]], 2.0) == [
+        ("pw-play", "failed (Host is down)"),
+        ("true", "played"),
+    ]
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/pw-play", os.X_OK), reason="needs pipewire-bin")
+def test_real_pw_play_with_no_pipewire_hands_on_to_the_next_player(desktop) -> None:
+    """PipeWire's own pw-play, with no PipeWire running here, exits 1: paplay plays."""
+    (desktop.root / "bin" / "pw-play").symlink_to("/usr/bin/pw-play")
+    played = fake_player(desktop, "paplay")
+    n = DesktopNotifier()
+    tried = answers.play(n.players(), 2.0)
+    assert tried[0][0] == "pw-play" and tried[0][1].startswith("failed (")
+    assert tried[1] == ("paplay", "played")
+    assert len(record_lines(played)) == 1

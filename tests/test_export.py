@@ -2,8 +2,9 @@
 
 The main check is a replay: a small calendar, written here, imports the exports in order the
 way phone calendars do (replace by UID, keep the higher SEQUENCE, drop STATUS:CANCELLED), and
-after every import must hold exactly the sessions the cycle holds then: the one under way and
-those ahead, at their current times, with no alarm in a pause and nothing else.
+after every import must hold exactly the sessions the cycle holds then: those already over as
+they happened (no alarm, not cancelled), the one under way and those ahead at their current
+times, with no alarm in a pause or while the take-it-off alarm is unanswered, and nothing else.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from icecycle import cli
-from icecycle.cycle import sessions
-from icecycle.ics import PRODID
+from icecycle.cycle import fold, sessions
+from icecycle.ics import PRODID, TITLES
 from icecycle.store import Store
 
 from .conftest import T0, FakeClock
 
 LIVE = ("upcoming", "in progress")
+PAST_TITLES = {TITLES[k] for k in ("done", "skipped", "missed")}
 
 
 class Copy(NamedTuple):
@@ -37,6 +39,11 @@ class Copy(NamedTuple):
     end: datetime
     status: str
     alarms: tuple[datetime, ...]
+    summary: str = ""
+
+    @property
+    def past(self) -> bool:
+        return self.summary in PAST_TITLES
 
 
 class Phone:
@@ -66,6 +73,7 @@ class Phone:
                 end,
                 str(ev.get("status", "CONFIRMED")).upper(),
                 tuple(sorted(alarms)),
+                str(ev.get("summary", "")),
             )
             old = self.events.get(uid)
             if old is not None and new.seq < old.seq:
@@ -75,32 +83,82 @@ class Phone:
             self.events[uid] = new
 
     def live(self) -> list[Copy]:
+        """The ice sessions to come (and the one under way): those with alarms."""
         return sorted(
-            (c for c in self.events.values() if c.status != "CANCELLED"), key=lambda c: c.start
+            (c for c in self.events.values() if c.status != "CANCELLED" and c.summary in LIVE_T),
+            key=lambda c: c.start,
         )
 
+    def past(self, prefix: str = "icecycle-") -> list[Copy]:
+        """The sessions already over, as the phone shows them."""
+        return sorted(
+            (
+                c
+                for u, c in self.events.items()
+                if c.status != "CANCELLED" and c.past and u.startswith(prefix)
+            ),
+            key=lambda c: c.start,
+        )
 
-def held_now(
-    data_dir: Path, now: datetime, paused_by_hand: bool
-) -> list[tuple[datetime, datetime]]:
-    """What the phone should hold: the cycle's session under way and those ahead; nothing
-    while paused by hand (quiet hours resume by themselves, so their sessions stay)."""
+    def alarm_events(self) -> list[Copy]:
+        return [c for c in self.events.values() if c.status != "CANCELLED" and c.summary == ALARM_T]
+
+
+LIVE_T, ALARM_T = TITLES["upcoming"], TITLES["alarm"]
+
+
+class Held(NamedTuple):
+    ahead: list[tuple[datetime, datetime]]
+    past: list[tuple[datetime, datetime, str]]
+    cycle_id: int
+    alarm: bool
+
+
+def held_now(data_dir: Path, now: datetime, paused_by_hand: bool) -> Held:
+    """What the phone should hold: the cycle's sessions over, as they happened (a session
+    skipped before it began is not one); the one under way and those ahead, except while
+    paused by hand (quiet hours resume by themselves, so their sessions stay) or while the
+    take-it-off alarm is unanswered (then one event asks to answer it)."""
     store = Store.open(data_dir, create=False)
     if store is None:
-        return []
+        return Held([], [], 0, False)
     try:
         current = store.current()
-        if current is None or paused_by_hand:
-            return []
+        if current is None:
+            return Held([], [], 0, False)
         cycle, events = current
-        return sorted((s.start, s.end) for s in sessions(cycle, events, now) if s.status in LIVE)
+        notes = store.session_notes(cycle.id)
+        alarm = fold(cycle, events).state_at(now, notes).alarm is not None
+        all_ = sessions(cycle, events, now, notes)
+        past = [
+            (s.start, s.end, TITLES[s.status])
+            for s in all_
+            if s.status in ("done", "skipped", "missed")
+            and s.start < now
+            and not (
+                s.status == "skipped"
+                and (
+                    s.end == s.start
+                    or (s.ended_by == "skip" and s.end - s.start == cycle.settings.on)
+                )
+            )
+        ]
+        ahead = (
+            [] if paused_by_hand or alarm else [(s.start, s.end) for s in all_ if s.status in LIVE]
+        )
+        return Held(sorted(ahead), sorted(past), cycle.id, alarm)
     finally:
         store.close()
 
 
 def check(phone: Phone, data_dir: Path, now: datetime, paused_by_hand: bool) -> None:
     live = phone.live()
-    assert [(c.start, c.end) for c in live] == held_now(data_dir, now, paused_by_hand)
+    want = held_now(data_dir, now, paused_by_hand)
+    assert [(c.start, c.end) for c in live] == want.ahead
+    past = phone.past(f"icecycle-{want.cycle_id}-")
+    assert [(c.start, c.end, c.summary) for c in past] == want.past
+    assert all(not c.alarms for c in past)  # over: nothing rings for it
+    assert len(phone.alarm_events()) == want.alarm
     for c in live:
         in_progress = c.start <= now < c.end
         # The one under way rings only to take the ice off; the rest at start and end.
@@ -158,6 +216,7 @@ def test_replay_pause_resume_new_start_stop(tmp_path: Path) -> None:
     assert len(d.phone.live()) == 38
 
     d.clock.set(T0.replace(hour=23))  # overnight pause
+    d.act("ack")  # the first session's take-it-off alarm, answered (else it holds all)
     d.act("pause")
     out = d.export()
     assert "The cycle is paused" in out and "your phone stays quiet" in out
@@ -177,8 +236,9 @@ def test_replay_pause_resume_new_start_stop(tmp_path: Path) -> None:
     d.act("start", "--force")
     out = d.export()
     assert "withdraws" in out
-    uids = {u for u, c in d.phone.events.items() if c.status != "CANCELLED"}
+    uids = {u for u, c in d.phone.events.items() if c.status != "CANCELLED" and c.alarms}
     assert uids and all(u.startswith("icecycle-2-") for u in uids)  # the new cycle only
+    assert d.phone.past("icecycle-1-")  # the old cycle's sessions stay as they happened
 
     d.clock.advance(minutes=10)
     d.act("stop")
@@ -218,12 +278,33 @@ def test_the_session_under_way_is_exported_with_its_take_it_off_alarm(tmp_path: 
     d.act("off")  # taken off early: the phone must not ring for it any more
     d.export()
     assert d.phone.live()[0].start > d.clock.now()
-    assert d.phone.events["icecycle-1-1@icecycle"].status == "CANCELLED"
+    over = d.phone.events["icecycle-1-1@icecycle"]  # kept as it happened, not cancelled
+    assert over.status == "CONFIRMED" and over.summary == "Ice session done" and not over.alarms
+    assert over.end == d.clock.now()
+
+
+def test_an_unanswered_alarm_holds_the_phone_too(tmp_path: Path) -> None:
+    d = Driver(tmp_path)
+    d.act("start")
+    d.clock.advance(minutes=30)  # the session ended by the clock; nobody said the ice is off
+    out = d.export()
+    assert out.startswith("The take-it-off alarm is unanswered")
+    assert d.phone.live() == []  # no ice while it is open
+    (alarm,) = d.phone.alarm_events()
+    assert alarm.start == d.clock.now() and alarm.alarms == (d.clock.now(),)
+    d.clock.advance(minutes=1)
+    d.export()
+    assert d.phone.alarm_events() == [alarm]  # the same event: it rings once, not per export
+    d.act("ack")
+    d.export()
+    assert d.phone.alarm_events() == [] and d.phone.live()
+    assert d.phone.live()[0].start > d.clock.now()  # (a whole rest from the answer, with i18)
 
 
 def test_quiet_hours_keep_the_sessions_after_them(tmp_path: Path) -> None:
     d = Driver(tmp_path, quiet=True)
     d.act("start")
+    d.act("off")  # the first session, ended by hand: no alarm holds the schedule
     d.clock.set(T0.replace(hour=23, minute=30))  # paused by the quiet hours, not by hand
     out = d.export()
     assert out.startswith("Wrote")
@@ -234,13 +315,26 @@ def test_quiet_hours_keep_the_sessions_after_them(tmp_path: Path) -> None:
 def test_a_finished_cycle_still_writes_a_valid_calendar(tmp_path: Path) -> None:
     d = Driver(tmp_path)
     d.act("start", "--window", "2h")
+    d.clock.advance(minutes=26)
+    d.act("ack")
     d.clock.advance(hours=3)
     out = d.export()
     assert out.startswith("The cycle's window is over")
     cal = Calendar.from_ical((d.root / "export-1.ics").read_bytes())
     events = cal.walk("VEVENT")
+    assert events and all(str(e["summary"]).startswith("Ice session") for e in events)
+    assert not any(e.walk("VALARM") for e in events)  # over: kept as they happened
+
+
+def test_an_empty_export_is_not_titled_like_an_ice_session(tmp_path: Path) -> None:
+    d = Driver(tmp_path)
+    d.act("start")
+    d.act("stop")  # stopped in the instant it began: no session happened
+    d.export()
+    events = Calendar.from_ical((d.root / "export-1.ics").read_bytes()).walk("VEVENT")
     assert len(events) == 1 and str(events[0]["status"]) == "CANCELLED"
-    assert not events[0].walk("VALARM")
+    assert str(events[0]["summary"]) not in set(TITLES.values()) - {TITLES["placeholder"]}
+    assert "session" not in str(events[0]["summary"]).lower()  # calcurse ignores STATUS
 
 
 def test_an_unchanged_export_changes_nothing(tmp_path: Path) -> None:

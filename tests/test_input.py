@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from icecycle.actions import parse_setting, parse_since
-from icecycle.config import ConfigError, load_config
+from icecycle.config import load_config
 from icecycle.cycle import LIMITS
 from icecycle.durations import InputError, format_range
 
@@ -75,9 +75,8 @@ def test_the_range_reads_the_same_on_the_command_line_and_in_the_config(
     r = run("start", f"--{name}", bad)
     assert r.code == 2 and f"--{shown}" in r.err
     cfg_file.write_text(f'{name} = "{bad}"\n')
-    with pytest.raises(ConfigError) as info:
-        load_config()
-    assert f": {shown}" in str(info.value).replace(";", ":")
+    (problem,) = load_config().problems
+    assert f": {shown}" in problem.line.replace(";", ":")
 
 
 @pytest.fixture

@@ -50,12 +50,11 @@ def _daemon(env: dict[str, str]) -> tuple[int, str]:
 
 def test_the_daemon_exits_1_on_what_a_restart_cannot_fix(tmp_path: Path) -> None:
     """The unit's RestartPreventExitStatus=1 relies on this."""
+    # (A bad config is not one of them: its keys fall back to their defaults and the daemon
+    # runs, tests/test_config_fallback.py.)
     config = tmp_path / "config.toml"
-    config.write_text("on = \n")
-    env = {"ICECYCLE_DATA_DIR": str(tmp_path / "data"), "ICECYCLE_CONFIG": str(config)}
-    code, err = _daemon(env)
-    assert code == 1 and str(config) in err and err.count("\n") == 1
     config.write_text("")
+    env = {"ICECYCLE_DATA_DIR": str(tmp_path / "data"), "ICECYCLE_CONFIG": str(config)}
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / DB_NAME).write_bytes(b"not a database\n" * 10)
     code, err = _daemon(env)

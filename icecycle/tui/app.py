@@ -15,8 +15,9 @@ from icecycle.actions import Plan, Refused
 from icecycle.clock import Clock, SystemClock
 from icecycle.config import Config
 from icecycle.cycle import Session, State
-from icecycle.notify import Notifier, notifier_for
-from icecycle.runner import Report, Runner
+from icecycle.engine import build_runner, tell_config_problems
+from icecycle.notify import Notifier
+from icecycle.runner import Report
 from icecycle.store import Store, StoreError
 from icecycle.tui.keys import KEYS
 from icecycle.tui.screens.dashboard import DashboardScreen
@@ -50,7 +51,7 @@ class IceCycleApp(App[None]):
         self,
         store: Store,
         clock: Clock,
-        notifier: Notifier,
+        notifier: Notifier | None = None,
         *,
         use_scheduler: bool = True,
         bell: bool = True,
@@ -67,13 +68,9 @@ class IceCycleApp(App[None]):
         self._behind = timedelta(0)
         self.bell_enabled = bell
         self.config = config or Config()
-        self.runner = Runner(
-            store,
-            clock,
-            notifier,
-            report=self._on_report,
-            repeat_every=timedelta(seconds=self.config.repeat_every_s),
-            repeat_count=self.config.repeat_count,
+        # The one factory the daemon uses too (a notifier given here replaces the config's).
+        self.runner = build_runner(
+            store, clock, self.config, report=self._on_report, notifier=notifier
         )
         self.use_scheduler = use_scheduler
         self.state: State | None = None
@@ -83,6 +80,10 @@ class IceCycleApp(App[None]):
         self._sessions: list[Session] | None = None
         self._quiet: list[tuple[datetime, datetime]] = []
         self._opening: set[type] = set()
+        #: The phone calendar's worker (phone.py), once the runner runs; None without [phone].
+        self.phone: Any = None
+        self._phone_line = ""
+        self._restore_signals: Callable[[], None] = lambda: None
 
     def get_driver_class(self) -> Any:
         """Textual's own driver, but on Linux one whose input thread sleeps until a key."""
@@ -109,15 +110,16 @@ class IceCycleApp(App[None]):
 
     def on_mount(self) -> None:
         # SIGTERM or SIGHUP (the terminal window closed, a logout): leave as `q` does, so
-        # the terminal gets its normal screen back and the runner stops cleanly.
+        # the terminal gets its normal screen back and the runner stops cleanly; and
+        # within a second whatever happens, when the terminal itself is gone.
         import asyncio
-        import contextlib
-        import signal
+
+        from icecycle.tui import hangup
 
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit, None, 0, QUIT_MESSAGE)
+        self._restore_signals = hangup.install(
+            lambda: self.exit(None, 0, QUIT_MESSAGE), loop.call_soon_threadsafe
+        )
 
     def _dashboard_ready(self) -> None:
         """The dashboard is composed: fill it, then start the runner."""
@@ -127,6 +129,7 @@ class IceCycleApp(App[None]):
         except StoreError as exc:
             self.show_notice(str(exc))
         self.refresh_view()
+        self._config_problems()
         # The scheduler (and its import) can wait until the first frame is on the screen.
         self.call_after_refresh(self._start_runner)
 
@@ -137,6 +140,11 @@ class IceCycleApp(App[None]):
         self.runner.after_tick = self._redraw_soon
         self.watch(self, "app_focus", lambda _: self.runner.wake(), init=False)
         await self.runner.start(use_scheduler=self.use_scheduler, own_tick=True)
+        tell_config_problems(self.runner, self.config)
+        if self.config.phone is not None:  # imported here: never on the first frame's path
+            from icecycle import phone
+
+            self.phone = phone.attach(self.runner, self.config.phone, self.clock)
         if self.runner.passed_on_open:
             n = self.runner.passed_on_open
             self.show_notice(
@@ -144,8 +152,21 @@ class IceCycleApp(App[None]):
             )
         self.refresh_view()
 
+    def _config_problems(self) -> None:
+        """What was wrong in the config, said once: the notice line, a toast, one notice.
+        Those keys use their defaults; the alerts go on."""
+        problems = self.config.problems
+        if not problems:
+            return
+        line = text.config_notice([p.line for p in problems])
+        self.show_notice(line)
+        self.notify(line, title=text.CONFIG_NOTICE_TITLE, severity="warning", timeout=30)
+
     async def on_unmount(self) -> None:
+        if self.phone is not None:
+            self.phone.stop()
         await self.runner.stop()
+        self._restore_signals()
 
     # -- keeping up with the clock and the store ----------------------------------------
 
@@ -170,13 +191,17 @@ class IceCycleApp(App[None]):
         """Redraw after a tick (nothing while blurred if nothing new). An error here is
         shown on one line; the ticks go on."""
         try:
+            self._show_phone()
             if self._nothing_new():
                 return
             self.refresh_view()
             behind = getattr(self.clock, "behind", timedelta(0))
             if behind != self._behind:
                 self._behind = behind
-                if behind > timedelta(0):
+                held = getattr(self.clock, "held_at", None)
+                if behind > timedelta(0) and held is not None:  # behind from the start
+                    self.show_notice(text.clock_held(held, self.clock.now()))
+                elif behind > timedelta(0):
                     self.show_notice(text.clock_changed(behind))
         except StoreError as exc:
             self.show_notice(str(exc))
@@ -198,6 +223,17 @@ class IceCycleApp(App[None]):
         return False
 
     _blur_key: tuple[object, ...] | None = None
+
+    def _show_phone(self) -> None:
+        """The phone calendar's word, beside the desktop's (the worker's thread sets it)."""
+        if self.phone is not None and self.phone.line() != self._phone_line:
+            self._phone_line = self.phone.line()
+            self.dashboard.set_line("#desktop", self._desktop_text())
+
+    def _desktop_text(self) -> str:
+        return (
+            f"{self.desktop_line}  ·  {self._phone_line}" if self._phone_line else self.desktop_line
+        )
 
     def refresh_view(self) -> None:
         st = self.runner.state()
@@ -279,10 +315,11 @@ class IceCycleApp(App[None]):
             result = self.runner.last_result
             if result is not None and self.config.desktop:
                 self.desktop_line = desktop_status(result.ok, result.detail)
-                self.dashboard.set_line("#desktop", self.desktop_line)
+                self.dashboard.set_line("#desktop", self._desktop_text())
         if report.kind == "passed":
             return  # shown once on opening, from runner.passed_on_open
-        if report.kind == "error":
+        if report.kind in ("error", "refused"):
+            # "refused": a button on an old notice changed nothing, and says so here.
             self.show_notice(report.text)
         if report.notice is not None and report.notice.kind == "remind":
             self.ring()
@@ -299,7 +336,7 @@ class IceCycleApp(App[None]):
             ok = last.result in ("sent", "late")
             detail = (last.result or "").removeprefix("failed: ")
             self.desktop_line = desktop_status(ok, detail)
-            self.dashboard.set_line("#desktop", self.desktop_line)
+            self.dashboard.set_line("#desktop", self._desktop_text())
 
     def show_notice(self, line: str) -> None:
         self.dashboard.set_line("#notice", line)
@@ -524,7 +561,5 @@ def make_app(
 ) -> IceCycleApp:
     """The app as the CLI runs it (settings from the config) and as the tests build it."""
     cfg = config or Config()
-    if notifier is None:
-        notifier = notifier_for(cfg.desktop, cfg.on_change, lambda line: None)
     kw.setdefault("bell", cfg.bell)
     return IceCycleApp(store, clock or SystemClock(), notifier, config=cfg, **kw)

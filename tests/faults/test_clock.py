@@ -163,3 +163,47 @@ async def test_a_full_72_hour_cycle_second_by_second_at_the_boundaries(store, cl
     starts = [c.phase_start for c in claims if c.seq == 0 and c.kind != "done"]
     assert starts == sorted(starts)  # in order
     assert baseline is not None and current - baseline < 200_000, (baseline, current)
+
+
+# -- issue 19, finding 5: started after the clock stepped back -------------------------
+
+
+async def test_a_runner_started_after_the_clock_stepped_back_counts_from_the_last_change(
+    store, clock
+) -> None:
+    """The clock steps back an hour while nothing runs; then the daemon starts. The last
+    stored change bounds now: it counts from there, and the alarm comes after the session's
+    real length, not an hour late."""
+    from icecycle.clock import SystemClock
+
+    begin(store, clock, Settings(60, 600, 3600))
+    wall, real = [clock.now() - timedelta(hours=1) + timedelta(seconds=5)], [1000.0]
+    system = SystemClock(wall=lambda: wall[0], elapsed=lambda: real[0])
+    rec, reports = Recorder(), []
+    runner = Runner(store, system, rec, report=reports.append)
+    await runner.run_once()
+    st = runner.state()
+    assert st is not None and st.state == "on" and st.now >= clock.now()
+    assert st.next_change is not None and st.next_change - st.now <= timedelta(seconds=60)
+    held = [r.text for r in reports if r.kind == "clock"]
+    assert len(held) == 1 and "went back" in held[0] and "10:00" in held[0]
+    wall[0] += timedelta(seconds=61)
+    real[0] += 61
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["on", "off"]
+    assert len([r for r in reports if r.kind == "clock"]) == 1  # said once
+
+
+def test_status_after_the_clock_stepped_back_says_so_and_counts_from_the_last_change(
+    run, clock
+) -> None:
+    assert run("start", "--on", "25m").code == 0
+    clock.advance(minutes=5)
+    assert run("ack").code == 0  # "the towel is on": the last change, 10:05
+    clock.advance(hours=-1)  # 09:05
+    r = run("status")
+    assert r.code == 0
+    assert "went back" in r.err and "10:05" in r.err and r.err.count("\n") == 1
+    assert "20m" in r.out  # 20 minutes left, counted from 10:05 (not 1 h 20 min)
+    r = run("status", "--json")
+    assert r.code == 0 and "went back" in r.err

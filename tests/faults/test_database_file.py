@@ -213,3 +213,68 @@ def test_following_the_file_never_opens_and_closes_it(data_dir: Path, clock, mon
     for _ in range(3):
         assert store.follow() is False
     assert path not in opened
+
+
+# -- issue 19, finding 4: a database replaced in place, or truncated, under the runner ---
+
+
+def _overwrite(path: Path, content: bytes) -> None:
+    """`cat backup.sqlite3 > icecycle.sqlite3`: the same inode, other bytes."""
+    with open(path, "r+b") as fh:
+        fh.write(content)
+        fh.truncate()
+
+
+async def test_a_backup_copied_over_the_database_is_followed(data_dir: Path, clock) -> None:
+    store = Store.open(data_dir)
+    assert store is not None
+    begin(store, clock, Settings(60, 600, 3600))
+    rec, reports = Recorder(), []
+    runner = Runner(store, clock, rec, report=reports.append)
+    await runner.start(use_scheduler=False, own_tick=False)
+    await ticks(runner)
+    backup = data_dir / "backup.sqlite3"
+    with (
+        contextlib.closing(sqlite3.connect(backup)) as dst,
+        contextlib.closing(sqlite3.connect(data_dir / DB_NAME)) as src,
+    ):
+        src.backup(dst)
+    elsewhere = Store.open(data_dir)  # `icecycle start --force --on 5m` in another terminal
+    assert elsewhere is not None
+    with elsewhere.transaction():
+        elsewhere.append(1, "stop", clock.now())
+        elsewhere.new_cycle(clock.now(), Settings(300, 600, 3600), clock.now())
+    elsewhere.close()
+    await ticks(runner)
+    assert runner.cycle is not None and runner.cycle.id == 2
+    assert [n.kind for n in rec.sent] == ["on", "on"]
+    _overwrite(data_dir / DB_NAME, backup.read_bytes())  # and then thought better of it
+    await ticks(runner)
+    clock.advance(60)  # the restored cycle's take-it-off moment
+    await ticks(runner, 2)
+    assert runner.cycle is not None and runner.cycle.id == 1
+    assert [n.kind for n in rec.sent] == ["on", "on", "off"]
+    assert "the database was replaced; following the new one" in [r.text for r in reports]
+    await runner.stop()
+    store.close()
+    with contextlib.closing(sqlite3.connect(data_dir / DB_NAME)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT id FROM cycles")] == [1]
+        claims = conn.execute("SELECT cycle_id, kind FROM notifications ORDER BY id").fetchall()
+    assert claims == [(1, "on"), (1, "off")]  # nothing of cycle 2's written into it
+
+
+async def test_a_database_truncated_to_nothing_is_let_go_of_not_checkpointed_into(
+    data_dir: Path, clock
+) -> None:
+    store = Store.open(data_dir)
+    assert store is not None
+    begin(store, clock, Settings(60, 600, 3600))
+    runner = Runner(store, clock, Recorder())
+    await runner.run_once()
+    path = data_dir / DB_NAME
+    os.truncate(path, 0)
+    with pytest.raises(StoreError, match="not an SQLite database any more"):
+        store.follow()
+    store.close()  # as the daemon does on its way out
+    assert path.stat().st_size == 0  # never written into

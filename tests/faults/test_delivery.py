@@ -129,7 +129,7 @@ async def test_a_store_error_after_sending_is_recorded_later_not_resent(store, c
     runner = Runner(store, clock, rec)
     real = store.record
 
-    def full(*args: object) -> None:
+    def full(*args: object, **kw: object) -> None:
         raise StoreError(f"cannot write {store.path}: the disk is full")
 
     store.record = full  # type: ignore[method-assign]
@@ -273,3 +273,72 @@ async def test_whatever_the_tick_meets_it_reports_once_and_carries_on(store, clo
     assert len(errors) == 1 and errors[0].startswith("unexpected ZeroDivisionError")
     assert "\n" not in errors[0]
     await runner.stop()
+
+
+# -- issue 19, finding 6: a claim holder resumed after SIGSTOP is fenced off ----------
+
+
+async def test_a_runner_resumed_after_its_lease_sends_nothing_stale_and_keeps_its_hands_off(
+    store, elsewhere, clock
+) -> None:
+    """A is stopped (SIGSTOP) holding the ice-on claim; B takes it over after the lease and
+    sends it, and then the take-it-off alarm. A, resumed 45 s into the rest, must send
+    neither its ice-on notice (no longer true, and not its claim) nor a second alarm, and
+    must not write its results over B's."""
+    begin(store, clock, Settings(60, 600, 3600))
+    a_rec, b_rec = Recorder(), Recorder()
+    a = Runner(store, clock, a_rec)
+    held = a.due()  # claimed, and then the process is stopped before it sends
+    assert [d.notice.kind for d in held] == ["on"]
+    b = Runner(elsewhere, clock, b_rec)
+    clock.advance(b.lease.total_seconds())
+    await b.run_once()  # the lease ran out: B delivers the ice-on notice, late
+    clock.advance(60 - b.lease.total_seconds() + 45)
+    await b.run_once()  # and the take-it-off alarm, 45 s ago
+    assert [n.kind for n in b_rec.sent] == ["on", "off"]
+    before = [(c.kind, c.owner, c.result) for c in store.claims(1)]
+    # A wakes up where it stopped: its send goes on, then its own next tick.
+    results = [await a.deliver_async(d) for d in held]
+    await a.run_once()
+    assert a_rec.sent == []
+    assert not results[0].ok
+    assert [(c.kind, c.owner, c.result) for c in store.claims(1)] == before
+
+
+async def test_a_result_is_never_written_over_a_claim_another_runner_took_over(
+    store, elsewhere, clock
+) -> None:
+    """A's send was abandoned at its time limit while it was stopped; B took the claim
+    over and sent it. A's "failed: abandoned" must not replace B's "late"."""
+    begin(store, clock, Settings(60, 600, 3600))
+    a = Runner(store, clock, Recorder())
+    await a.run_once()
+    clock.advance(60)
+    (held,) = a.due()
+    b = Runner(elsewhere, clock, Recorder())
+    clock.advance(b.lease.total_seconds())
+    await b.run_once()
+    a._record(held, Result("recorder", False, "no answer within 10s; abandoned"))
+    a._record_pending()
+    off = next(c for c in store.claims(1) if c.kind == "off")
+    assert (off.owner, off.result) == (b.owner, "late")
+
+
+async def test_a_taken_over_alarm_is_sent_even_after_the_next_session_began(
+    store, elsewhere, clock
+) -> None:
+    """Found by the fault run: the fence's "still true" must not drop a take-it-off alarm
+    because the next session began while its holder was stopped; only an answer ends it."""
+    begin(store, clock, Settings(60, 5, 3600))
+    first = Runner(store, clock, Recorder())
+    await first.run_once()
+    clock.advance(60)
+    assert [d.notice.kind for d in first.due()] == ["off"]  # claimed, then stopped
+    rec = Recorder()
+    second = Runner(elsewhere, clock, rec)
+    clock.advance(second.lease.total_seconds())  # the next session began meanwhile
+    await second.run_once()
+    await second.run_once()
+    assert "off" in [n.kind for n in rec.sent]
+    off = next(c for c in store.claims(1) if c.kind == "off")
+    assert off.result == "late"

@@ -160,3 +160,25 @@ def test_writers_racing_never_stamp_out_of_order(data_dir: Path) -> None:
     rows = fold(cycle, events).sessions(SystemClock().now())
     begun = 1 + ok.count("on")  # `start`, and every successful `on`
     assert len([r for r in rows if r.status != "upcoming"]) >= begun
+
+
+async def test_the_dashboard_opened_after_the_clock_stepped_back_says_so(data_dir: Path) -> None:
+    """Issue 19, finding 5: the clock stepped back an hour before the dashboard opened.
+    The last stored change bounds now: the countdown counts from it, and a line says so."""
+    from ..tui_helpers import text_of
+
+    store = open_store(data_dir)
+    start_cycle(store, Settings(25 * 60, 90 * 60, 72 * 3600), since_h=0)
+    w = Wall()
+    w.step(timedelta(hours=-1, seconds=-14))
+    app = app_for(store, w.clock())  # type: ignore[arg-type]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        w.tick(1)
+        await app.sync()
+        await pilot.pause()
+        assert app.state is not None and app.state.now >= T0
+        assert app.state.next_change is not None
+        assert app.state.next_change - app.state.now <= timedelta(minutes=25)
+        assert "went back" in text_of(app, "#notice")
+        await app.runner.stop()

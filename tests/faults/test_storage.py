@@ -149,3 +149,124 @@ def test_injected_os_errors(run, monkeypatch, errno_name: str, message: str) -> 
     r = run("start")
     assert r.code == 1 and r.err.count("\n") == 1 and "Traceback" not in r.err
     assert message.lower().split()[0] in r.err.lower() or "cannot" in r.err
+
+
+# -- issue 19, finding 3: a disk that stays full still gets the alarm out ------------
+
+
+def _fill(where: Path) -> Path:
+    filler = where / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as fh:
+        while True:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+    return filler
+
+
+async def _full_disk_alarm(store, clock, fill, free) -> None:
+    from datetime import timedelta
+
+    from icecycle.cycle import Settings
+    from icecycle.runner import Runner
+
+    from ..tui_helpers import Recorder
+
+    with store.transaction():
+        store.new_cycle(clock.now(), Settings(60, 600, 3600), clock.now())
+    rec, reports = Recorder(), []
+    runner = Runner(store, clock, rec, report=reports.append, repeat_every=timedelta(minutes=2))
+    await runner.run_once()
+    fill()
+    clock.advance(60)
+    await runner.run_once()  # the claim cannot be written: the alarm goes out all the same
+    await runner.run_once()  # once
+    clock.advance(120)
+    await runner.run_once()  # and its reminder
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]
+    assert any("disk is full" in r.text for r in reports if r.kind == "error")
+    assert [c.kind for c in store.claims(1)] == ["on"]  # nothing of it stored yet
+    free()
+    clock.advance(5)
+    await runner.run_once()  # room again: the claims kept in memory are written
+    await runner.run_once()
+    assert [n.kind for n in rec.sent] == ["on", "off", "remind"]  # and nothing resent
+    claims = [(c.kind, c.seq, c.result, c.owner) for c in store.claims(1)]
+    assert claims == [
+        ("on", 0, "sent", runner.owner),
+        ("off", 0, "sent", runner.owner),
+        ("off", 1, "sent", runner.owner),
+    ]
+
+
+async def test_a_disk_that_stays_full_still_gets_the_alarm_out(tmpfs: Path, clock) -> None:
+    from icecycle.store import Store
+
+    store = Store.open(tmpfs / "data")
+    assert store is not None
+    filler = tmpfs / "filler"
+
+    def fill() -> None:
+        # The log emptied (as when the daemon starts), so each write needs new room.
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _fill(tmpfs)
+
+    await _full_disk_alarm(store, clock, fill, filler.unlink)
+
+
+async def test_a_claim_the_store_refuses_is_delivered_first(data_dir: Path, clock) -> None:
+    """The same where mounting is not allowed: every write refused, as on a full disk."""
+    from icecycle.store import Store, StoreError
+
+    store = Store.open(data_dir)
+    assert store is not None
+    real = store.claim, store.record
+
+    def full(*args: object, **kw: object) -> None:
+        raise StoreError(f"cannot write {store.path}: the disk is full; free some space")
+
+    def fill() -> None:
+        store.claim = full  # type: ignore[assignment]
+        store.record = full  # type: ignore[assignment]
+
+    def free() -> None:
+        store.claim, store.record = real  # type: ignore[method-assign]
+
+    await _full_disk_alarm(store, clock, fill, free)
+
+
+async def test_claims_kept_in_memory_are_written_by_the_tick_once_there_is_room(
+    data_dir: Path, clock
+) -> None:
+    """No boundary needed: the 1 s tick writes them, with a growing wait between tries."""
+    from icecycle.cycle import Settings
+    from icecycle.runner import Runner
+    from icecycle.store import Store, StoreError
+
+    from ..tui_helpers import Recorder
+
+    store = Store.open(data_dir)
+    assert store is not None
+    with store.transaction():
+        store.new_cycle(clock.now(), Settings(60, 600, 3600), clock.now())
+    runner = Runner(store, clock, Recorder(), repeat_count=0)
+    await runner.run_once()
+    real = store.claim
+    tries: list[object] = []
+
+    def full(*args: object, **kw: object) -> None:
+        tries.append(args)
+        raise StoreError(f"cannot write {store.path}: the disk is full; free some space")
+
+    store.claim = full  # type: ignore[assignment]
+    clock.advance(60)
+    await runner.run_once()
+    # the alarm's claim refused, the alarm delivered all the same, its claim tried again
+    assert len(tries) == 2 and [n.kind for n in runner.notifier.sent] == ["on", "off"]  # type: ignore[attr-defined]
+    for _ in range(10):  # ten ticks a second apart: tried again 1, 2 and 4 s after each
+        clock.advance(1)
+        runner.tick()
+    assert len(tries) == 2 + 3
+    store.claim = real  # type: ignore[method-assign]
+    clock.advance(16)
+    runner.tick()
+    assert [(c.kind, c.result) for c in store.claims(1)] == [("on", "sent"), ("off", "sent")]
