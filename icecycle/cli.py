@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="JSON for a Waybar custom module (text, tooltip, class)",
     )
+    status.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep running and print a new line each time it would change (for status bars)",
+    )
     for name, help_text in [
         ("on", "ice on now"),
         ("off", "ice off now (ends this session)"),
@@ -252,13 +257,15 @@ def cmd_start(ctx: Context) -> None:
 
 
 def cmd_status(ctx: Context) -> None:
-    if ctx.args.waybar:
+    if ctx.args.waybar and not getattr(ctx.args, "follow", False):
         return _status_waybar(ctx)
     if ctx.args.format is not None:
         try:
             formats.check_template(ctx.args.format)  # a bad template is refused in any state
         except ValueError as exc:
             raise Refused(f"argument --format: {exc}", 2) from None
+    if getattr(ctx.args, "follow", False):
+        return _status_follow(ctx)
     st = _status_now(ctx)
     if ctx.args.json:
         import json
@@ -278,6 +285,22 @@ def cmd_status(ctx: Context) -> None:
         ctx.say(f"Next change: {text.next_change(st)}")
     ctx.say(text.window_line(st))
     ctx.say(text.sessions_line(st))
+
+
+def _status_follow(ctx: Context) -> None:
+    from icecycle.follow import follow
+
+    args = ctx.args
+    shape = (
+        "waybar"
+        if args.waybar
+        else "json"
+        if args.json
+        else "format"
+        if args.format is not None
+        else ""
+    )
+    follow(ctx.data_dir, ctx.clock, shape, args.format, ctx.out, ctx.err)
 
 
 def _status_waybar(ctx: Context) -> None:

@@ -217,6 +217,12 @@ def waybar_error(reason: str) -> dict[str, str]:
     }
 
 
+def status_error_json(reason: str) -> dict[str, str]:
+    """`status --follow --json` when the state cannot be read: a line still comes, so a
+    reader can show that something is wrong instead of a stale state."""
+    return {"state": "error", "error": " ".join(reason.split()) or "unknown error"}
+
+
 def waybar(st: State) -> dict[str, Any]:
     """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
     fields = status_fields(st)

@@ -26,6 +26,9 @@ from icecycle.text import HELD_TITLE, changed_elsewhere, clock_held, confirmatio
 #: How often the tick looks for notices another runner claimed and never settled.
 ORPHAN_LOOK = timedelta(seconds=3)
 
+#: While a cycle runs, the longest the runner sleeps with nothing due (see next_wake).
+SAFETY_LOOK = timedelta(minutes=1)
+
 #: A notice sent later than this after its phase began says it is late.
 LATE_AFTER = timedelta(seconds=30)
 #: ... and never one sent sooner than this (the 1 s tick noticing a `start` is not late).
@@ -704,9 +707,82 @@ class Runner:
         self._dispatch()
 
     async def _tick_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_s)
-            self.tick()  # never raises
+        """Tick when something may be due, not every second: a change in the data folder
+        (inotify), the next boundary or reminder, a lease running out, a retry, or what the
+        host asks for (the dashboard's next second or minute). A wall-clock timer, so a
+        suspend or a clock set wakes it at once. Without one (not Linux): once a second."""
+        from icecycle.watch import LoopWaker
+
+        waker = LoopWaker.create(os.path.dirname(self.store.path), asyncio.get_running_loop())
+        self._waker = waker
+        try:
+            while True:
+                if waker is None:
+                    await asyncio.sleep(self.tick_s)
+                else:
+                    await waker.wait(self._seconds_to_wake())
+                self.tick()  # never raises
+                self._host_tick()
+        finally:
+            self._waker = None
+            if waker is not None:
+                waker.close()
+
+    #: The host's next moment of interest, given now (the dashboard: its next second or
+    #: minute to draw); and what it does after each tick. Both optional.
+    host_wake: Callable[[datetime], datetime | None] | None = None
+    after_tick: Callable[[], None] | None = None
+    _waker: Any = None
+
+    def wake(self) -> None:
+        """Look again now (the host's needs changed: the terminal came to the front)."""
+        if self._waker is not None:
+            self._waker.poke()
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The next moment the runner (or its host) has something to do; None: only when
+        something changes."""
+        moments: list[datetime] = []
+        if self.armed is not None:
+            moments.append(self.armed)
+        if self.cycle is not None:
+            # A look anyway now and then while a cycle runs: a moment the boundary does not
+            # name (a rule added later) is then late by a minute at most, never missed.
+            moments.append(now + SAFETY_LOOK)
+        if self._retry:
+            moments.append(now + timedelta(seconds=self.tick_s))
+        if self._unrecorded or self._unwritten:  # what the store refused: its next try
+            moments.append(self._write_due or now + timedelta(seconds=self.tick_s))
+        with contextlib.suppress(Exception):  # (a store error is reported by the tick)
+            if self.cycle is not None:
+                oldest = self.store.oldest_unsettled(self.cycle.id)
+                if oldest is not None:  # a claim's lease runs out: deliver it if still due
+                    moments.append(max(oldest + self.lease, now + timedelta(seconds=self.tick_s)))
+        if self.host_wake is not None:
+            with contextlib.suppress(Exception):
+                host = self.host_wake(now)
+                if host is not None:
+                    moments.append(host)
+        return min(moments) if moments else None
+
+    def _seconds_to_wake(self) -> float | None:
+        try:
+            now = self.clock.now()
+            at = self.next_wake(now)
+        except Exception:
+            return self.tick_s
+        if at is None:
+            return None
+        if at <= now:  # (the tick just looked at now: whatever was due is handled)
+            return self.tick_s
+        return (at - now).total_seconds() + 0.0005
+
+    def _host_tick(self) -> None:
+        if self.after_tick is not None:
+            try:
+                self.after_tick()
+            except Exception as exc:
+                self._error(exc)
 
     def tick(self) -> None:
         """Once a second: APScheduler waits on a monotonic clock that stops during suspend,

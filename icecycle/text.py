@@ -9,6 +9,8 @@ from icecycle.cycle import Counts, Cycle, Fold, Session, Settings, State
 from icecycle.durations import format_clock, format_duration, format_span
 
 TOWEL = "Keep a thin towel between the ice pack and your skin."
+#: `status --follow --format` when the state cannot be read (the reason goes to stderr).
+FOLLOW_ERROR = "icecycle: error (its state cannot be read; see its log)"
 NOT_ADVICE = (
     "icecycle is a timer, not a doctor: it keeps the schedule you set and gives no medical "
     "advice. If the pain is severe, spreads, or comes with numbness or weakness, see a clinician."

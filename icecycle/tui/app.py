@@ -40,6 +40,9 @@ def desktop_status(ok: bool, detail: str = "") -> str:
     return f"Desktop notifications: NOT working: {detail}. Alerts still show here, with the bell."
 
 
+_SECOND, _MINUTE = timedelta(seconds=1), timedelta(minutes=1)
+
+
 class IceCycleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "icecycle"
@@ -82,6 +85,18 @@ class IceCycleApp(App[None]):
         self._phone_line = ""
         self._restore_signals: Callable[[], None] = lambda: None
 
+    def get_driver_class(self) -> Any:
+        """Textual's own driver, but on Linux one whose input thread sleeps until a key."""
+        from textual import constants
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        if driver is LinuxDriver and constants.DRIVER is None:  # ($TEXTUAL_DRIVER wins)
+            from icecycle.tui.driver import QuietDriver
+
+            return QuietDriver
+        return driver
+
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.desktop_line, self._dashboard_ready)
 
@@ -119,13 +134,17 @@ class IceCycleApp(App[None]):
         self.call_after_refresh(self._start_runner)
 
     async def _start_runner(self) -> None:
-        await self.runner.start(use_scheduler=self.use_scheduler, own_tick=False)
+        # The runner wakes for a change, a boundary or a lease; and, for this screen, the
+        # next second it shows while in front, the next minute while not.
+        self.runner.host_wake = self._next_redraw
+        self.runner.after_tick = self._redraw_soon
+        self.watch(self, "app_focus", lambda _: self.runner.wake(), init=False)
+        await self.runner.start(use_scheduler=self.use_scheduler, own_tick=True)
         tell_config_problems(self.runner, self.config)
         if self.config.phone is not None:  # imported here: never on the first frame's path
             from icecycle import phone
 
             self.phone = phone.attach(self.runner, self.config.phone, self.clock)
-        self.set_interval(1.0, self.sync)
         if self.runner.passed_on_open:
             n = self.runner.passed_on_open
             self.show_notice(
@@ -152,10 +171,26 @@ class IceCycleApp(App[None]):
     # -- keeping up with the clock and the store ----------------------------------------
 
     async def sync(self) -> None:
-        """Once a second: let the runner look at the store and the clock, then redraw. An
-        error here is shown on one line; the tick goes on."""
+        """Let the runner look at the store and the clock, then redraw (tests call this
+        for one tick; the runner's own wake loop does the same)."""
+        self.runner.tick()
+        self._redraw_soon()
+
+    def _next_redraw(self, now: datetime) -> datetime:
+        """In front, the countdown's next second; behind, the next minute (an alarm or a
+        change elsewhere wakes the runner by itself)."""
+        st = self.state
+        if self.app_focus:
+            if st is not None and st.phase is not None:
+                at = st.phase.end - (st.phase.end - now) // _SECOND * _SECOND
+                return at if at > now else at + _SECOND
+            return now + _SECOND
+        return now.replace(second=0, microsecond=0) + _MINUTE
+
+    def _redraw_soon(self) -> None:
+        """Redraw after a tick (nothing while blurred if nothing new). An error here is
+        shown on one line; the ticks go on."""
         try:
-            self.runner.tick()
             self._show_phone()
             if self._nothing_new():
                 return
