@@ -152,3 +152,42 @@ def test_in_a_real_terminal_the_input_thread_sleeps_until_a_key(tmp_path: Path) 
             time.sleep(0.1)
     finally:
         tmux("kill-server")
+
+
+def test_input_that_ends_without_a_hangup_ends_the_dashboard(tmp_path: Path) -> None:
+    """A terminal can go away with no SIGHUP (it was not the controlling one, or the signal
+    was lost): the input then reads as ended, again and again. Found orphaned dashboards
+    spinning a core on it for an hour; the input thread must stop and the app leave."""
+    import os
+    import pty
+
+    env = {**os.environ, "ICECYCLE_DATA_DIR": str(tmp_path / "data"), "TERM": "xterm-256color"}
+    subprocess.run([sys.executable, "-m", "icecycle", "start"], env=env, check=True, timeout=30)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "icecycle"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,  # a session of its own, without a controlling terminal
+    )
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 15
+        while b"Thin towel" not in seen:
+            assert time.monotonic() < deadline, "the dashboard did not come up"
+            import select
+
+            if select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 65536)
+        os.close(master)  # the terminal goes away; no signal is sent
+        master = -1
+        proc.wait(timeout=3)  # (raises if it is still there, e.g. spinning on the end)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

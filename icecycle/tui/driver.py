@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import signal
 import threading
 from codecs import getincrementaldecoder
 from typing import Any
@@ -61,7 +62,14 @@ class QuietDriver(LinuxDriver):
                     with contextlib.suppress(OSError):
                         os.read(self._wake_r, 64)
                     continue
-                data = decode(os.read(fileno, 1024 * 4), final=final)
+                try:
+                    raw = os.read(fileno, 1024 * 4)
+                except OSError:  # EIO: the terminal hung up
+                    raw = b""
+                if not raw:  # the end of input: the terminal is gone
+                    self._input_gone(selector, fileno)
+                    break
+                data = decode(raw, final=final)
                 if not data:
                     break
                 for event in parser.feed(data):
@@ -72,10 +80,24 @@ class QuietDriver(LinuxDriver):
         try:
             while not self.exit_event.is_set():
                 process(selector.select(wait()))
-            selector.unregister(fileno)
+            if self._reading:
+                selector.unregister(fileno)
             process(selector.select(0), final=True)
         finally:
             selector.close()
+
+    _reading = True
+
+    def _input_gone(self, selector: selectors.BaseSelector, fileno: int) -> None:
+        """Input ended (EOF or EIO): stop watching it (a closed terminal is always "ready",
+        and reading it again and again would spin a core for as long as the process
+        lives), and leave as after a hang-up, whether or not a SIGHUP comes."""
+        if not self._reading:
+            return
+        self._reading = False
+        selector.unregister(fileno)
+        with contextlib.suppress(OSError):
+            os.kill(os.getpid(), signal.SIGHUP)
 
     def close(self) -> None:
         super().close()
