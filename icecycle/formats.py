@@ -224,16 +224,17 @@ def status_error_json(reason: str) -> dict[str, str]:
 
 
 def waybar(st: State) -> dict[str, Any]:
-    """A Waybar custom module's JSON: text, tooltip, class (the state) and alt."""
+    """A Waybar custom module's JSON: text, tooltip, class (the state) and alt. Times left
+    in whole minutes (text.bar_left): `status --follow --waybar` prints once a minute."""
     fields = status_fields(st)
     label = str(fields["phase"])
     if st.phase is not None:
-        label = f"{label} {fields['phase_remaining']}"
-    tooltip = [text.phase_line(st)]
+        label = f"{label} {text.bar_left(st.phase_remaining.total_seconds())}"
+    tooltip = [text.phase_line(st, coarse=True)]
     if st.cycle is not None:
         if st.next_change is not None:
             tooltip.append(f"Next change: {text.next_change(st)}")
-        tooltip += [text.window_line(st), text.sessions_line(st)]
+        tooltip += [text.window_line(st, coarse=True), text.sessions_line(st)]
     # An unanswered take-it-off alarm is the one thing a status bar must shout about.
     css = ["urgent", st.state] if st.alarm is not None else st.state
     if st.alarm is not None:

@@ -234,13 +234,13 @@ def next_change(st: State) -> str:
     return f"ice off at {at}" if st.state == "on" else f"ice on at {at}"
 
 
-def window_line(st: State) -> str:
+def window_line(st: State, *, coarse: bool = False) -> str:
     assert st.cycle is not None
     end = format_clock(st.cycle.window_end, st.now)
     if st.window_remaining.total_seconds() <= 0:
         return f"Window: over, ended {end}"
     left = -(-st.window_remaining.total_seconds() // 1)
-    return f"Window: {format_duration(left)} left, ends {end}"
+    return f"Window: {bar_left(left) if coarse else format_duration(left)} left, ends {end}"
 
 
 def counts_line(c: Counts) -> str:
@@ -315,8 +315,19 @@ def changed_elsewhere(kind: str | None, at: datetime | None, now: datetime) -> s
     return f"the cycle changed elsewhere: {what} at {clock(at, now)}"
 
 
-def phase_line(st: State) -> str:
-    """The headline: which phase, how long is left in it, and when it ends."""
+def bar_left(seconds: float) -> str:
+    """Time left as a status bar shows it: whole minutes, rounded up (seconds only in the
+    last minute), so that a bar that follows the state changes once a minute, not every
+    second. The dashboard has the exact countdown."""
+    left = -(-seconds // 1)
+    if left < 60:
+        return f"{int(left)}s"
+    return format_duration(-(-left // 60) * 60, with_seconds=False)
+
+
+def phase_line(st: State, *, coarse: bool = False) -> str:
+    """The headline: which phase, how long is left in it, and when it ends (`coarse`: in
+    whole minutes, as a status bar shows it)."""
     if st.alarm is not None:
         return alarm_line(st)
     if st.phase is None:
@@ -325,7 +336,9 @@ def phase_line(st: State) -> str:
         if st.state == "done":
             return f"Done: {describe(st)}."
         return "No cycle is running. Start one with: icecycle start"
-    left = format_duration(-(-st.phase_remaining.total_seconds() // 1))  # up, like the countdown
+    remaining = st.phase_remaining.total_seconds()
+    # (rounded up, like the countdown)
+    left = bar_left(remaining) if coarse else format_duration(-(-remaining // 1))
     ends = clock(st.phase.end, st.now)
     if st.state == "on":
         return f"Ice on: {left} left, off at {ends}. {TOWEL}"

@@ -89,6 +89,24 @@ def test_minutes_shown_wakes_once_a_minute_and_prints_each_change(run, clock, da
     assert script.wakes == [at(1) + late, at(2) + late, at(3) + late, at(4) + late]  # no other
 
 
+def test_the_waybar_follower_wakes_once_a_minute_seconds_only_at_the_end(
+    run, clock, data_dir
+) -> None:
+    """Issue 22: a bar shows whole minutes (seconds in the last one), so the follower wakes
+    once a minute, not every second."""
+    run("start")
+    clock.set(at(0.5))
+    f, printed = follower(clock, data_dir, "waybar")
+    script = Script(clock)
+    f.run(script, steps=24)
+    texts = [json.loads(line)["text"] for _, line in printed]
+    assert texts == [f"ICE ON {n}m" for n in range(25, 1, -1)]  # a line a minute
+    assert script.wakes == [at(m) + timedelta(microseconds=501) for m in range(1, 25)]
+    f.run(script, steps=15)  # the last minute: its seconds, then the rest
+    texts = [json.loads(line)["text"] for _, line in printed][24:]
+    assert texts[:3] == ["ICE ON 1m", "ICE ON 59s", "ICE ON 58s"]
+
+
 @pytest.mark.parametrize(
     "shape, template",
     [("waybar", None), ("format", "{phase} {window_remaining} {alarm}"), ("json", None)],

@@ -36,15 +36,15 @@ STATES = [
         ["start", 10],
         False,
         "on|ICE ON|15:00|10:25|10:25|71h 50m|Sat 28 Nov 10:00|0|0|38",
-        "ICE ON 15:00",
-        "Ice on: 15m 00s left, off at 10:25.",
+        "ICE ON 15m",
+        "Ice on: 15m left, off at 10:25.",
     ),
     (
         "off",
         ["start", 40, "ack"],  # (ack: the alarm at 10:25 is answered)
         False,
         "off|REST|1:15:00|11:55|11:55|71h 20m|Sat 28 Nov 10:00|1|0|37",
-        "REST 1:15:00",
+        "REST 1h 15m",
         "Ice off (rest): 1h 15m left, next session at 11:55.",
     ),
     (
@@ -62,7 +62,7 @@ STATES = [
         # Quiet hours are a longer rest, not a pause (issue 10); the six sessions after the
         # first passed with nothing running: missed, so no late alarm either.
         "off|REST|7:30:00|Thu 26 Nov 07:00|Thu 26 Nov 07:00|58h 30m|Sat 28 Nov 10:00|1|0|20",
-        "REST 7:30:00",
+        "REST 7h 30m",
         "Quiet hours until Thu 26 Nov 07:00",
     ),
     (
