@@ -46,6 +46,7 @@ snapshots: $(STAMP)
 	cp $(SNAPS)/test_towel_modal.svg docs/screenshots/towel.svg
 	cp $(SNAPS)/test_honest_counts_and_the_strip.svg docs/screenshots/window-strip.svg
 	cp $(SNAPS)/test_protected_rest_dialog.svg docs/screenshots/protected-rest.svg
+	cp $(SNAPS)/test_held_schedule.svg docs/screenshots/held.svg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

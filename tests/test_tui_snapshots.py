@@ -61,6 +61,14 @@ def test_done(snap_compare, store, clock) -> None:
     assert snap_compare(app_for(store, clock), terminal_size=SIZE)
 
 
+def test_held_schedule(snap_compare, store, clock) -> None:
+    """Issue 18: the take-it-off at 10:01 was never answered, so the session due at 10:03
+    did not begin; the alarm is raised again and the next ice waits for the answer."""
+    start_cycle(store, Settings(60, 120, 3600), since_h=0)
+    clock.advance(minutes=4)
+    assert snap_compare(app_for(store, clock), terminal_size=SIZE)
+
+
 def test_history(snap_compare, store, clock) -> None:
     cid = start_cycle(store)
     clock.advance(minutes=10)

@@ -83,7 +83,7 @@ class PhasePanel(OnlyChanges, Vertical):
         # Everything else the panel shows follows from these (the date: clock times name the
         # day when it is not today). Within a phase only the countdown and its bar move.
         today = st.now.astimezone().date()
-        key = (st.state, urgent, st.phase, st.cycle, st.quiet_until, st.quiet_next, today)
+        key = (st.state, urgent, st.phase, st.cycle, st.quiet_until, st.quiet_next, today, st.held)
         self.put("#countdown", shown)
         self.put("#phase-bar", bar)
         if (key, self.focused) == self._key:
@@ -111,7 +111,11 @@ class PhasePanel(OnlyChanges, Vertical):
             self.put("#until", f"{left}\nice off at {ends}")
             self.put("#phase-hint", text.TOWEL)
             return
-        if st.quiet_next and not last:
+        if st.held is not None and not last:
+            # Held by the unanswered alarm: this rest starts over from the answer, so there
+            # is no clock time for the next ice yet (and the digits stand still).
+            self.put("#until", "rest after\nyou answer")
+        elif st.quiet_next and not last:
             self.put("#until", f"{left}\nquiet hours; ice on at {ends}")
         else:
             self.put("#until", f"{left}\n{'window ends' if last else 'ice on at'} {ends}")

@@ -16,7 +16,9 @@ class Upcoming(Static):
     def show(self, st: State, acc: Fold | None) -> None:
         # The list changes only with the phase (or the date, for its day names).
         # (while paused the preview is "as if resumed now": it moves with the clock)
-        minute = st.now.replace(second=0, microsecond=0) if st.state == "paused" else None
+        # (and while held: "as if answered now")
+        moving = st.state == "paused" or st.held is not None
+        minute = st.now.replace(second=0, microsecond=0) if moving else None
         key = (
             st.state,
             st.phase.start if st.phase else None,
@@ -39,6 +41,8 @@ class Upcoming(Static):
             lines.append(f"{format_clock(p.start, st.now):<16}  {what}")
         if st.state == "paused" and not st.quiet_until and lines:
             lines.insert(0, "if resumed now:")
+        elif st.held is not None and lines:
+            lines.insert(0, "if answered now:")
         end = format_clock(st.cycle.window_end, st.now) if st.cycle else ""
         if len(phases) < ROWS and end:
             lines.append(f"{end:<16}  window ends")
