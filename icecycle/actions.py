@@ -195,6 +195,8 @@ class Started(NamedTuple):
     state: State
     #: The running cycle that `force` stopped, as it stood (None if there was none).
     replaced: State | None
+    #: The last cycle had been stopped (not run to its window's end) before this start.
+    after_stop: bool = False
 
 
 def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = False) -> Started:
@@ -208,7 +210,8 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
     with store.transaction():
         now = clock()
         current = store.current()
-        replaced = None
+        replaced, after_stop = None, False
+        last: tuple[Fold, State] | None = None
         if current:
             acc = fold(*current, store.session_notes(current[0].id))
             st = acc.state_at(now)
@@ -216,12 +219,20 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
                 raise Refused(text.already_running(st))
             replaced = st if st.state != "done" else None
             store.append(current[0].id, "stop", now)
+            last = acc, st
+        else:
+            last = _as_stopped(store)  # `stop`, then `start`: the same care as --force
+            after_stop = last is not None
+        if last is not None:
+            acc, st = last
             owed = _rest_left(acc, st, plan.settings)
+            if st.state != "on" and st.alarm is None:  # (stopped earlier: less the time since)
+                owed -= now - st.now
             if owed > timedelta(0):
                 data = _with(data, rest_us=owed // timedelta(microseconds=1))
             alarm, session = st.alarm, st.alarm_session
             if st.state == "on" and st.phase is not None:  # the ice is on: it comes off now
-                alarm, session = now, st.phase.start
+                alarm, session = st.now, st.phase.start
             if alarm is not None:  # the ice may be on: the alarm rings on in the new cycle
                 data = _with(
                     data,
@@ -230,7 +241,23 @@ def start(store: Store, plan: Plan, clock: Now, cfg: Config, *, force: bool = Fa
                 )
         since = now if plan.since_now else plan.since
         cycle = store.new_cycle(since, plan.settings, now, data)
-    return Started(cycle, fold(cycle, [Event("started", now, data)]).state_at(now), replaced)
+    state = fold(cycle, [Event("started", now, data)]).state_at(now)
+    return Started(cycle, state, replaced, after_stop)
+
+
+def _as_stopped(store: Store) -> tuple[Fold, State] | None:
+    """The last cycle, if it was stopped, as it stood the moment before its `stop`: ice on,
+    an alarm unanswered, or a rest under way then are still owed to a new cycle."""
+    cycles = store.cycles()
+    if not cycles or cycles[-1][1] is None:
+        return None
+    cycle, stopped = cycles[-1]
+    events = store.events(cycle.id)
+    before = [e for e in events if not (e.kind == "stop" and e.at == stopped)]
+    if not before or stopped is None:
+        return None
+    acc = fold(cycle, before, store.session_notes(cycle.id))
+    return acc, acc.state_at(stopped)
 
 
 def _rest_left(acc: Fold, st: State, settings: Settings) -> timedelta:

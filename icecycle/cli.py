@@ -253,7 +253,7 @@ def cmd_start(ctx: Context) -> None:
     store = ctx.store(create=True)
     assert store is not None
     started = actions.start(store, plan, ctx.clock.now, cfg, force=args.force)
-    ctx.say(text.started(started.state, started.replaced))
+    ctx.say(text.started(started.state, started.replaced, started.after_stop))
 
 
 def cmd_status(ctx: Context) -> None:

@@ -477,7 +477,7 @@ def quiet_span(quiet: tuple[int, int]) -> str:
     return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
 
 
-def started(st: State, replaced: State | None) -> str:
+def started(st: State, replaced: State | None, after_stop: bool = False) -> str:
     """What `start` says: when the ice comes off (or, replacing a cycle whose ice was on,
     when it may go on again), the lengths, and the window's end."""
     assert st.cycle is not None and st.phase is not None
@@ -490,7 +490,13 @@ def started(st: State, replaced: State | None) -> str:
         # The alarm the last cycle left unanswered rings on in this one (st.alarm).
         on_skin = st.alarm is not None or (replaced is not None and replaced.state == "on")
         first = f"{TAKE_OFF} " if on_skin else ""
-        old = "The old cycle is stopped." if replaced is not None else "The last window is over."
+        old = (
+            "The old cycle is stopped."
+            if replaced is not None
+            else "The last cycle was stopped."
+            if after_stop
+            else "The last window is over."
+        )
         answer = (
             " Its take-it-off alarm is still unanswered: answer it (`icecycle ack`) once the "
             "ice is off."

@@ -333,7 +333,7 @@ def test_status_waybar(run, clock) -> None:
     assert doc["text"] == "TAKE THE ICE OFF" and doc["class"] == ["urgent", "off"]
     assert run("ack").code == 0
     doc = json.loads(run("status", "--waybar").out)
-    assert doc["text"] == "REST 1:25:00" and doc["class"] == "off" and doc["alt"] == "off"
+    assert doc["text"] == "REST 1h 25m" and doc["class"] == "off" and doc["alt"] == "off"
     assert doc["tooltip"].splitlines()[0] == "Ice off (rest): 1h 25m left, next session at 11:55."
     r = run("status", "--waybar", "--json")
     assert r.code == 2 and "not allowed with" in r.err

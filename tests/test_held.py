@@ -236,6 +236,49 @@ def test_start_within_a_rest_of_the_last_ice_owes_the_rest(run, clock) -> None:
     assert doc["phase"]["remaining_s"] == 600 - 70
 
 
+def test_stop_then_start_with_the_ice_on_rests_first_and_rings_on(run, clock) -> None:
+    """Found by a new user: `stop`, then `start` (not --force) began ice at once, the alarm
+    gone. A cycle stopped with the ice on owes what --force owes: the alarm, then a rest."""
+    assert run("start", "--on", "20s", "--off", "5m", "--window", "1h").code == 0
+    clock.advance(seconds=14)
+    assert run("stop").code == 0
+    clock.advance(seconds=7)
+    r = run("start", "--on", "20s", "--off", "5m", "--window", "1h")
+    assert r.code == 0, r.err
+    doc = _state(run)
+    assert doc["state"] == "off"  # never ice first
+    assert doc["alarm"] is not None  # the ice may still be on: it rings on
+    assert doc["alarm_session"]["start"].endswith("10:00:00+00:00")
+    assert run("ack").code == 0
+    clock.advance(seconds=301)
+    assert _state(run)["state"] == "on"
+
+
+def test_stop_then_start_with_the_alarm_open_rings_on(run, clock) -> None:
+    assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
+    clock.advance(seconds=60)  # the 10:00:20 take-it-off unanswered; 10:00:50 held
+    assert _state(run)["held"] is not None
+    assert run("stop").code == 0
+    clock.advance(seconds=7)
+    assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
+    doc = _state(run)
+    assert doc["state"] == "off" and doc["alarm"] is not None
+    assert doc["alarm"].endswith("10:00:20+00:00")
+
+
+def test_stop_in_a_rest_then_start_owes_what_is_left_of_it(run, clock) -> None:
+    assert run("start", "--on", "1m", "--off", "10m").code == 0
+    clock.advance(minutes=1)
+    assert run("ack").code == 0  # the ice came off at 10:01
+    clock.advance(minutes=2)
+    assert run("stop").code == 0  # at 10:03
+    clock.advance(minutes=3)  # 10:06: 5 of the 10 minutes' rest are left
+    assert run("start", "--on", "1m", "--off", "10m").code == 0
+    doc = _state(run)
+    assert doc["state"] == "off" and doc["alarm"] is None
+    assert doc["phase"]["remaining_s"] == 5 * 60
+
+
 def test_the_rest_owed_is_kept_to_the_microsecond(run, clock) -> None:
     from icecycle.store import Store
 
