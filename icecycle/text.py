@@ -422,12 +422,31 @@ def confirmation(
         skipped = before.phase.end if before.phase else now
         return f"The {format_clock(skipped, now)} session is skipped; the rest runs on. {nxt}"
     if kind == "pause":
+        if take_off:  # the take-it-off alarm and its reminders go on through a pause
+            return (
+                f"{take_off}Paused: no new sessions until you resume "
+                f"({do('resume', audience)}); the take-it-off alarm rings on until you answer "
+                f"it ({do('ack', audience)}). The window does not stop: "
+                f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
+            )
         return (
             f"{take_off}Paused: no reminders until you resume ({do('resume', audience)}). "
             "The window does not stop: "
             f"it still ends {format_clock(before.cycle.window_end, now)}."  # type: ignore[union-attr]
         )
     if kind == "resume":
+        if after.held is not None:  # held: the next ice waits for the answer
+            return (
+                f"{TAKE_OFF} Resumed, but the next session waits: the take-it-off alarm is "
+                f"unanswered. Answer it ({do('ack', audience)}) once the ice is off; the next "
+                "session starts a whole rest after your answer."
+            )
+        if after.alarm is not None and after.phase:
+            return (
+                f"{TAKE_OFF} Resumed: rest until {format_clock(after.phase.end, now)}. Answer "
+                f"the take-it-off alarm ({do('ack', audience)}) once the ice is off: until "
+                "you do, no session begins."
+            )
         if after.state == "off" and after.phase:
             if after.quiet_next:
                 return (

@@ -266,6 +266,21 @@ def test_stop_then_start_with_the_alarm_open_rings_on(run, clock) -> None:
     assert doc["alarm"].endswith("10:00:20+00:00")
 
 
+def test_pause_and_resume_with_the_alarm_open_say_it_rings_on(run, clock) -> None:
+    """Found by a new user: pause said "no reminders until you resume" while the alarm's
+    reminders go on, and resume while held promised ice at a time that would not come."""
+    assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
+    clock.advance(seconds=25)  # the 10:00:20 take-it-off unanswered
+    r = run("pause")
+    assert r.code == 0 and "no reminders" not in r.out
+    assert r.out.startswith("Take the ice off now.") and "rings on until you answer" in r.out
+    clock.advance(seconds=60)
+    r = run("resume")
+    assert r.code == 0 and "then ice on" not in r.out
+    assert "starts a whole rest after your answer" in r.out
+    assert _state(run)["held"] is not None
+
+
 def test_stop_in_a_rest_then_start_owes_what_is_left_of_it(run, clock) -> None:
     assert run("start", "--on", "1m", "--off", "10m").code == 0
     clock.advance(minutes=1)
@@ -343,6 +358,28 @@ async def test_force_start_during_ice_on_rings_on_an_open_dashboard(data_dir, cl
         offs = [n for n in rec.sent if n.kind == "off"]  # type: ignore[attr-defined]
         assert len(offs) == 1 and offs[0].urgency == "critical"
         assert app.state.state == "off" and app.state.alarm is not None
+
+
+async def test_the_never_answered_line_goes_once_the_alarm_is_answered(data_dir, clock) -> None:
+    """Found by a new user: after `icecycle ack`, "The 10:01 take-it-off was never
+    answered" stayed on the dashboard through the next session and into the next alarm."""
+    from .tui_helpers import app_for, open_store, start_cycle, text_of
+
+    store = open_store(data_dir)
+    start_cycle(store, Settings(60, 120, 3600), since_h=0)
+    app = app_for(store, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        clock.advance(minutes=3, seconds=1)  # 10:01 unanswered; 10:03 held
+        await app.sync()
+        await pilot.pause()
+        assert "never answered" in text_of(app, "#notice")
+        open_store(data_dir).append(1, "ack", clock.now())  # `icecycle ack` elsewhere
+        clock.advance(1)
+        await app.sync()
+        await pilot.pause()
+        assert app.state is not None and app.state.alarm is None
+        assert "never answered" not in text_of(app, "#notice")
 
 
 # -- skipping twice in one rest ------------------------------------------------------------

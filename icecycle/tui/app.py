@@ -153,14 +153,13 @@ class IceCycleApp(App[None]):
         self.refresh_view()
 
     def _config_problems(self) -> None:
-        """What was wrong in the config, said once: the notice line, a toast, one notice.
-        Those keys use their defaults; the alerts go on."""
+        """What was wrong in the config, said once: the notice line (and one desktop
+        notice). Those keys use their defaults; the alerts go on. No toast: on a small
+        terminal it covered the towel question's buttons and the alarm's line."""
         problems = self.config.problems
         if not problems:
             return
-        line = text.config_notice([p.line for p in problems])
-        self.show_notice(line)
-        self.notify(line, title=text.CONFIG_NOTICE_TITLE, severity="warning", timeout=30)
+        self.show_notice(text.config_notice([p.line for p in problems]))
 
     async def on_unmount(self) -> None:
         if self.phone is not None:
@@ -286,8 +285,16 @@ class IceCycleApp(App[None]):
         if st.state != "done" and isinstance(self.screen, StartScreen):
             self.screen.dismiss(None)
 
+    #: The line "the 14:25 take-it-off was never answered" while it is true.
+    _held_notice: str | None = None
+
     def _phase_changed(self, st: State, before: tuple[object, ...] | None) -> None:
         first = before is None
+        if st.alarm is None and self._held_notice is not None:
+            # Answered: the line saying it never was must not outlive it.
+            if self.dashboard.line("#notice") == self._held_notice:
+                self.show_notice("")
+            self._held_notice = None
         self._close_stale_towel(st)
         self._close_stale_question()
         if st.state == "on" and st.phase and not st.acknowledged:
@@ -300,7 +307,8 @@ class IceCycleApp(App[None]):
         elif st.alarm is not None and (first or before[2:] != (st.alarm, st.raised)):  # type: ignore[index]
             self.ring()
             if st.raised is not None:  # a session start it held: raised again, on every screen
-                self.show_notice(text.held_alarm_body(st))
+                self._held_notice = text.held_alarm_body(st)
+                self.show_notice(self._held_notice)
                 self.notify(
                     text.held_alarm_body(st), title=text.HELD_TITLE, severity="error", timeout=60
                 )

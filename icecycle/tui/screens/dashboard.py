@@ -62,3 +62,6 @@ class DashboardScreen(Screen[None]):
 
     def set_line(self, selector: str, value: str) -> None:
         self.query_one(selector, Label).update(value)
+
+    def line(self, selector: str) -> str:
+        return str(self.query_one(selector, Label).content)
