@@ -115,14 +115,16 @@ def test_daemon_notifies_every_change_once_and_on_time(desktop: Desktop, tmp_pat
         "Ice on, towel first",
     ]
     # The last session ends with the window: its alarm, then the summary, then the alarm
-    # (still unanswered) shown again on top of it.
-    assert [n.summary for n in seen[5:]] == [
+    # shown again on top of it if the summary came before the person's answer (a race:
+    # both are due in the same instant).
+    assert [n.summary for n in seen[5:7]] == [
         "Take the ice off now",
         "Cold therapy window complete",
-        "Take the ice off now",
     ]
-    raised, seen = seen[-1], seen[:-1]
-    assert raised.urgency == 2 and raised.sound_name is None
+    assert [n.summary for n in seen[7:]] in ([], ["Take the ice off now"])
+    if len(seen) == 8:
+        raised, seen = seen[-1], seen[:-1]
+        assert raised.urgency == 2 and raised.sound_name is None
     assert all(n.app == "icecycle" for n in seen)
     assert all(
         "thin towel between the ice pack and your skin" in n.body
