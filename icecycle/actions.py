@@ -350,6 +350,9 @@ def act(
             raise Refused(text.refusal(kind, before, reason, audience))
         if kind == "skip" and not again and skipped_in_this_rest(before, events):
             raise Refused(text.second_skip(before, audience))
+        if kind == "stop" and (before.state == "on" or before.alarm is not None):
+            # A stopped cycle has no alarm to ring: the take-it-off is answered first.
+            raise Refused(text.stop_needs_answer(before, audience))
         store.append(cycle.id, kind, now)
     acc.apply(Event(kind, now))
     return Done(kind, before, acc.state_at(now), acc)

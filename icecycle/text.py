@@ -496,6 +496,16 @@ def quiet_span(quiet: tuple[int, int]) -> str:
     return f"{sh:02d}:{sm:02d}-{eh:02d}:{em:02d}"
 
 
+def stop_needs_answer(st: State, audience: Audience = "commands") -> str:
+    """`stop` while the ice is on or its take-it-off unanswered: refused, since nothing
+    would ring for a stopped cycle. What to do instead, in order."""
+    answer = do("off", audience) if st.state == "on" else do("ack", audience)
+    return (
+        f"{TAKE_OFF} The cycle is not stopped yet: its take-it-off alarm rings until you "
+        f"answer it. Once the ice is off, {answer}, then {do('stop', audience)} again."
+    )
+
+
 def started(st: State, replaced: State | None, after_stop: bool = False) -> str:
     """What `start` says: when the ice comes off (or, replacing a cycle whose ice was on,
     when it may go on again), the lengths, and the window's end."""

@@ -236,34 +236,53 @@ def test_start_within_a_rest_of_the_last_ice_owes_the_rest(run, clock) -> None:
     assert doc["phase"]["remaining_s"] == 600 - 70
 
 
-def test_stop_then_start_with_the_ice_on_rests_first_and_rings_on(run, clock) -> None:
-    """Found by a new user: `stop`, then `start` (not --force) began ice at once, the alarm
-    gone. A cycle stopped with the ice on owes what --force owes: the alarm, then a rest."""
+def test_stop_with_the_ice_on_is_refused_until_it_is_off(run, clock) -> None:
+    """Found by a new user and a tester: `stop` with the ice on (or its alarm unanswered)
+    left nothing to ring, and `stop`, then `start`, began ice at once. Stop now waits for
+    the answer, and a cycle stopped after it owes the rest that was under way."""
     assert run("start", "--on", "20s", "--off", "5m", "--window", "1h").code == 0
     clock.advance(seconds=14)
-    assert run("stop").code == 0
+    r = run("stop")
+    assert r.code == 1 and r.err.count("\n") == 1
+    assert "Take the ice off now." in r.err and "`icecycle off`, then `icecycle stop`" in r.err
+    assert _state(run)["state"] == "on"  # nothing changed: it still rings at its end
+    assert run("off").code == 0
     clock.advance(seconds=7)
+    assert run("stop").code == 0
     r = run("start", "--on", "20s", "--off", "5m", "--window", "1h")
-    assert r.code == 0, r.err
+    assert r.code == 0 and "The last cycle was stopped." in r.out
     doc = _state(run)
-    assert doc["state"] == "off"  # never ice first
-    assert doc["alarm"] is not None  # the ice may still be on: it rings on
-    assert doc["alarm_session"]["start"].endswith("10:00:00+00:00")
-    assert run("ack").code == 0
-    clock.advance(seconds=301)
-    assert _state(run)["state"] == "on"
+    assert doc["state"] == "off" and doc["alarm"] is None  # never ice first
+    assert doc["phase"]["remaining_s"] == 300 - 7
 
 
-def test_stop_then_start_with_the_alarm_open_rings_on(run, clock) -> None:
+def test_stop_with_the_alarm_open_is_refused_until_it_is_answered(run, clock) -> None:
     assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
     clock.advance(seconds=60)  # the 10:00:20 take-it-off unanswered; 10:00:50 held
     assert _state(run)["held"] is not None
+    r = run("stop")
+    assert r.code == 1 and "`icecycle ack`, then `icecycle stop`" in r.err
+    assert _state(run)["alarm"] is not None  # it rings on
+    assert run("ack").code == 0
     assert run("stop").code == 0
+
+
+def test_a_cycle_stopped_with_the_alarm_open_carries_it_into_the_next(run, clock) -> None:
+    """A stop stored before stop waited for the answer (an older icecycle, a tool): the
+    next `start` still rests first and rings on."""
+    from icecycle.store import Store
+
+    assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
+    clock.advance(seconds=25)
+    store = Store.open(os.environ["ICECYCLE_DATA_DIR"])
+    assert store is not None
+    with store.transaction():
+        store.append(1, "stop", clock.now())
+    store.close()
     clock.advance(seconds=7)
     assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
     doc = _state(run)
-    assert doc["state"] == "off" and doc["alarm"] is not None
-    assert doc["alarm"].endswith("10:00:20+00:00")
+    assert doc["state"] == "off" and doc["alarm"].endswith("10:00:20+00:00")
 
 
 def test_pause_and_resume_with_the_alarm_open_say_it_rings_on(run, clock) -> None:

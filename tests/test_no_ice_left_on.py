@@ -91,7 +91,11 @@ def test_stop_and_force_start_during_ice_on_say_take_it_off(run, clock) -> None:
     assert json.loads(run("status", "--json").out)["state"] == "off"
     assert run("on").code == 0  # the person insists (with the rest-owed warning)
     clock.advance(minutes=3)
-    assert run("stop").out.startswith("Take the ice off now. Stopped the cycle")
+    # Stopping with the ice on is refused: a stopped cycle would have no alarm to ring.
+    r = run("stop")
+    assert r.code == 1 and "Take the ice off now." in r.err and "`icecycle off`" in r.err
+    assert run("off").code == 0
+    assert run("stop").out.startswith("Stopped the cycle")
 
 
 # -- 4. done counts only sessions someone did; missed ones say so --------------------------
@@ -374,10 +378,9 @@ def test_stop_or_force_start_with_the_alarm_unanswered_say_take_it_off(run, cloc
     r = run("start", "--force", "--on", "3s", "--off", "30s", "--window", "1m")
     assert r.out.startswith("Take the ice off now. The old cycle is stopped.")
     assert json.loads(run("status", "--json").out)["state"] == "off"
-    run("stop")
-    run("start", "--on", "3s", "--off", "30s", "--window", "1m")
-    clock.advance(seconds=5)
-    assert run("stop").out.startswith("Take the ice off now. Stopped the cycle")
+    r = run("stop")  # the alarm rings on in the new cycle: answered first
+    assert r.code == 1 and "Take the ice off now." in r.err and "`icecycle ack`" in r.err
+    assert json.loads(run("status", "--json").out)["alarm"] is not None  # still ringing
 
 
 def test_ice_on_with_any_rest_owed_warns(run, clock) -> None:

@@ -73,7 +73,7 @@ STATES = [
         "DONE",
         "Done: the window ended 12:00.",
     ),
-    ("stopped", ["start", 10, "stop"], False, "idle|idle||||||0|0|0", "idle", "No cycle"),
+    ("stopped", ["start", 10, "off", "stop"], False, "idle|idle||||||0|0|0", "idle", "No cycle"),
 ]
 
 
