@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from icecycle.clock import SystemClock  # noqa: E402
-from icecycle.cycle import Settings  # noqa: E402
+from icecycle.cycle import Settings, fold  # noqa: E402
 from icecycle.notify import Notice, Result  # noqa: E402
 from icecycle.runner import Runner  # noqa: E402
 from icecycle.store import DB_NAME, Store  # noqa: E402
@@ -91,6 +91,23 @@ def _acks(db: Path) -> int:
     with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(db)) as conn:
         return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'ack'").fetchone()[0])
     return 0
+
+
+def _early_acks(db: Path, lines: list[list[str]]) -> int:
+    """Answers stored before any take-it-off reached the person since the last answer:
+    the person answers only what they were shown, so each of these would be a stranger's."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        acks = [
+            datetime.fromisoformat(at).timestamp()
+            for (at,) in conn.execute("SELECT at FROM events WHERE kind = 'ack' ORDER BY id")
+        ]
+    shown = sorted(float(ln[2]) for ln in lines if ln[0] == "off")
+    early, last = 0, 0.0
+    for at in acks:
+        if not any(last < t <= at for t in shown):
+            early += 1
+        last = at
+    return early
 
 
 def _alarms(sent: list[Notice], alarm: datetime) -> int:
@@ -243,10 +260,14 @@ def stopped_pair(stops: int, seed: int) -> Row:
     period = ON_S + OFF_S
     with tempfile.TemporaryDirectory(prefix="icecycle-faults-") as tmp:
         data, log, config = Path(tmp, "data"), Path(tmp, "hook.log"), Path(tmp, "config.toml")
+        # The hook logs each notice; the person answers each take-it-off once it reached
+        # them (in the background, after the log line): unanswered, it would hold every
+        # later session (issue 18) and none of them would be due.
+        answer = f"{sys.executable} -m icecycle ack >/dev/null 2>&1"
         config.write_text(
             "[notifications]\ndesktop = false\nsound = false\nrepeat_count = 0\n[hooks]\n"
             'on_change = ["sh", "-c", "echo $ICECYCLE_KIND $ICECYCLE_PHASE_ENDS '
-            f'$(date +%s.%N) >> {log}"]\n'
+            f'$(date +%s.%N) >> {log}; [ $ICECYCLE_KIND = off ] && ({answer} &)"]\n'
         )
         config.chmod(0o600)
         env = {**os.environ, "ICECYCLE_DATA_DIR": str(data), "ICECYCLE_CONFIG": str(config)}
@@ -276,6 +297,7 @@ def stopped_pair(stops: int, seed: int) -> Row:
                 time.sleep(rng.uniform(1.6, 2.4))  # longer than the lease (1.1 s)
                 victim.send_signal(signal.SIGCONT)
             time.sleep(max(0.0, first + stops * period - time.time()) + 1.5)
+            stopped_at = time.time() - 1.0
         finally:
             for d in daemons:
                 d.send_signal(signal.SIGCONT)
@@ -287,34 +309,58 @@ def stopped_pair(stops: int, seed: int) -> Row:
                     d.kill()
         time.sleep(0.3)
         lines = [ln.split() for ln in log.read_text().splitlines()] if log.exists() else []
-        # The take-it-off alarms of the sessions that ended while both ran (and the stops).
-        due = {int(first + k * period) for k in range(stops + 1)}
-        offs = Counter(
-            round(datetime.fromisoformat(ln[1]).timestamp() - OFF_S)
-            for ln in lines
-            if ln[0] == "off"
+        # The take-it-off alarms due: every session that ran and ended by the clock while
+        # both daemons ran (from the cycle's own history: an answer that came after a
+        # session start held it, and moved the schedule on, as issue 18 says).
+        store = Store.open(data, create=False)
+        assert store is not None
+        current = store.current()
+        assert current is not None  # (the run never stops its cycle)
+        cycle, events = current
+        acc = fold(cycle, events, store.session_notes(cycle.id))
+        listed = acc.sessions(datetime.now().astimezone())
+        ran = [(x.start.timestamp(), x.end) for x in listed if x.status == "done"]
+        began_ = [
+            (x.start.timestamp(), x.end) for x in listed if x.status in ("done", "in progress")
+        ]
+        store.close()
+        ends = sorted(
+            e.timestamp() for _, e in ran if first - period <= e.timestamp() <= stopped_at
         )
-        # An ice-on notice sent after its session ended (the hook sees whole seconds).
-        origin = began.timestamp() + ON_S
+        starts = sorted(st for st, _ in ran)
+        alarms = sorted(float(ln[2]) for ln in lines if ln[0] in ("off", "again") and len(ln) > 2)
+        due = set(range(len(ends)))
 
-        def real_end(shown: str) -> float:
-            k = round((datetime.fromisoformat(shown).timestamp() - origin) / period)
-            return origin + k * period
+        def delivered_for(k: int) -> int:
+            """Take-it-off notices delivered after the session's end, before the next one."""
+            end = ends[k]
+            nxt = min((st for st in starts if st > end), default=float("inf"))
+            return sum(1 for t in alarms if end - 0.05 <= t < nxt)
 
-        stale = sum(1 for ln in lines if ln[0] == "on" and float(ln[2]) > real_end(ln[1]))
+        offs = Counter({k: delivered_for(k) for k in due})
+        # An ice-on notice sent when no session was under way (after its session ended).
+        stale_lines = [
+            ln
+            for ln in lines
+            if ln[0] == "on" and not any(st <= float(ln[2]) < e.timestamp() for st, e in began_)
+        ]
+        stale = len(stale_lines)
+        if stale and os.environ.get("FAULTS_DEBUG"):
+            print("stale", stale_lines, [(st, e.timestamp()) for st, e in ran])
         with contextlib.closing(sqlite3.connect(data / DB_NAME)) as conn:
             results = [r for (r,) in conn.execute("SELECT result FROM notifications")]
         # A result written by a runner the claim had been taken from (its send abandoned
         # while it was stopped), over the one that sent it.
         overwritten = sum(1 for r in results if r and "abandoned" in r)
-        delivered = sum(1 for t in due if offs.get(t, 0) > 0)
-        dupes = sum(offs.get(t, 0) - 1 for t in due if offs.get(t, 0) > 1)
+        delivered = sum(1 for k in due if offs.get(k, 0) > 0)
+        shown = Counter(ln[1] for ln in lines if ln[0] == "off")  # one rest's alarm, twice
+        dupes = sum(n - 1 for n in shown.values() if n > 1)
         return _row(
             "6 holder stopped",
             len(due),
             delivered,
             dupes,
-            _acks(data / DB_NAME),
+            _early_acks(data / DB_NAME, lines),
             stale_on=stale,
             overwritten=overwritten,
         )

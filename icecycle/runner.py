@@ -531,7 +531,7 @@ class Runner:
         """Whether the notice still says what is so (read afresh: time may have passed).
         An ice-on notice is true while its session runs; a take-it-off alarm until it is
         answered (late is better than never: the next session may have begun meanwhile)."""
-        if notice.moment is None or notice.kind not in ("on", "off", "remind"):
+        if notice.moment is None or notice.kind not in ("on", "off", "again", "remind"):
             return True
         try:
             self.reload()

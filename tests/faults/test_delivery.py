@@ -345,3 +345,24 @@ async def test_a_taken_over_alarm_is_sent_even_after_the_next_session_began(
     assert [n.kind for n in rec.sent] == ["again"]
     offs = [c.result for c in store.claims(1) if c.kind == "off"]
     assert offs == ["superseded", "late"]
+
+
+async def test_an_alarm_raised_again_is_not_sent_once_it_was_answered(
+    store, elsewhere, clock
+) -> None:
+    """Found by the fault run: a take-it-off raised again at a held session start, claimed,
+    then answered (`icecycle ack`) before it went out, was still sent: a stale alarm after
+    the answer. The fence treats it as the alarm it is."""
+    begin(store, clock, Settings(60, 5, 3600))
+    a_rec = Recorder()
+    a = Runner(store, clock, a_rec)
+    await a.run_once()  # ice on
+    clock.advance(60)
+    await a.run_once()  # take it off, unanswered
+    clock.advance(5)  # the next session would begin: held, the alarm raised again
+    held = a.due()
+    assert [d.notice.kind for d in held] == ["again"]
+    with elsewhere.transaction():
+        elsewhere.append(1, "ack", clock.now())  # answered before it went out
+    results = [await a.deliver_async(d) for d in held]
+    assert [n.kind for n in a_rec.sent] == ["on", "off"] and not results[0].ok
