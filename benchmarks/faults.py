@@ -261,13 +261,14 @@ def stopped_pair(stops: int, seed: int) -> Row:
     with tempfile.TemporaryDirectory(prefix="icecycle-faults-") as tmp:
         data, log, config = Path(tmp, "data"), Path(tmp, "hook.log"), Path(tmp, "config.toml")
         # The hook logs each notice; the person answers each take-it-off once it reached
-        # them (in the background, after the log line): unanswered, it would hold every
-        # later session (issue 18) and none of them would be due.
+        # them, and once (in the background, after the log line). Unanswered, it would
+        # hold every later session (issue 18), and none of them would be due.
         answer = f"{sys.executable} -m icecycle ack >/dev/null 2>&1"
         config.write_text(
             "[notifications]\ndesktop = false\nsound = false\nrepeat_count = 0\n[hooks]\n"
             'on_change = ["sh", "-c", "echo $ICECYCLE_KIND $ICECYCLE_PHASE_ENDS '
-            f'$(date +%s.%N) >> {log}; [ $ICECYCLE_KIND = off ] && ({answer} &)"]\n'
+            f"$(date +%s.%N) >> {log}; [ $ICECYCLE_KIND = off ] && "
+            f'mkdir {tmp}/answered-$ICECYCLE_PHASE_ENDS 2>/dev/null && ({answer} &)"]\n'
         )
         config.chmod(0o600)
         env = {**os.environ, "ICECYCLE_DATA_DIR": str(data), "ICECYCLE_CONFIG": str(config)}
