@@ -118,6 +118,11 @@ def _hint(action: str, st: State, reason: str | None, a: Audience) -> str:
         return f"{do('start', a)} begins a new cycle"
     if reason == "no-room":
         return "the cycle ends in rest"
+    if reason == "nothing-to-skip" and st.alarm is not None:
+        # Held by the unanswered alarm: there is no next session to skip until it is answered.
+        return (
+            f"the next session waits for the take-it-off alarm: once the ice is off, {do('ack', a)}"
+        )
     if reason == "nothing-to-skip":
         return "no session is left to skip in this window"
     if action == "ack":

@@ -300,6 +300,17 @@ def test_pause_and_resume_with_the_alarm_open_say_it_rings_on(run, clock) -> Non
     assert _state(run)["held"] is not None
 
 
+def test_skip_while_held_says_what_the_next_session_waits_for(run, clock) -> None:
+    """Found by the tester: skip while held said "no session is left to skip in this
+    window" with 11 sessions left."""
+    assert run("start", "--on", "20s", "--off", "30s", "--window", "10m").code == 0
+    clock.advance(seconds=60)
+    assert _state(run)["held"] is not None
+    r = run("skip")
+    assert r.code == 1 and "no session is left" not in r.err
+    assert "waits for the take-it-off alarm" in r.err and "`icecycle ack`" in r.err
+
+
 def test_stop_in_a_rest_then_start_owes_what_is_left_of_it(run, clock) -> None:
     assert run("start", "--on", "1m", "--off", "10m").code == 0
     clock.advance(minutes=1)
