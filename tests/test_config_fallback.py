@@ -9,7 +9,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from icecycle.config import MAX_BYTES, Config, init_config, load_config, others_
 from icecycle.notify import DesktopNotifier, FanOut, HookNotifier
 
 from .conftest import T0
+from .timing import within
 from .tui_helpers import Recorder, open_store, start_cycle, text_of
 
 
@@ -32,16 +32,6 @@ def cfg_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = folder / "config.toml"
     monkeypatch.setenv("ICECYCLE_CONFIG", str(path))
     return path
-
-
-def _within(seconds: float, work):  # type: ignore[no-untyped-def]
-    """Run `work` on a thread; fail (instead of hanging the suite) if it takes longer."""
-    box: list[object] = []
-    t = threading.Thread(target=lambda: box.append(work()), daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds}s"
-    return box[0]
 
 
 # -- 1 and 2: a bad or missing value falls back for that key alone ---------------------------
@@ -254,7 +244,7 @@ def test_a_strange_config_path_never_hangs(cfg_file: Path, monkeypatch, kind: st
     else:
         cfg_file.write_text("".join(f"k{i}.x = 1\n" for i in range(100_000)))
     start = time.monotonic()
-    cfg = _within(5, load_config)
+    cfg = within(5, load_config)
     assert time.monotonic() - start < 2
     assert cfg[:11] == Config()[:11]
     (problem,) = cfg.problems

@@ -7,7 +7,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,17 +17,8 @@ from icecycle.notify import Notice
 from icecycle.runner import Runner
 
 from .conftest import T0
+from .timing import within
 from .tui_helpers import Recorder, app_for, open_store, start_cycle, text_of
-
-
-def _within(seconds: float, work):  # type: ignore[no-untyped-def]
-    box: list[object] = []
-    t = threading.Thread(target=lambda: box.append(work()), daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds}s"
-    return box[0]
-
 
 # -- a button pressed on an old notice -------------------------------------------------------
 
@@ -55,7 +45,7 @@ def test_export_never_waits_on_or_replaces_a_fifo(run, tmp_path: Path, force: bo
     fifo = tmp_path / "phone.ics"
     os.mkfifo(fifo)
     args = ["export", str(fifo), *(["--force"] if force else [])]
-    r = _within(5, lambda: run(*args))
+    r = within(5, lambda: run(*args))
     assert r.code == 1 and r.err.count("\n") == 1 and "not a regular file" in r.err
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the FIFO it was
 
@@ -67,7 +57,7 @@ def test_export_force_never_replaces_a_device_node(run, tmp_path: Path) -> None:
         os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a /dev/null of our own
     except PermissionError:
         pytest.skip("making a device node needs root")
-    r = _within(5, lambda: run("export", str(node), "--force"))
+    r = within(5, lambda: run("export", str(node), "--force"))
     assert r.code == 1 and "not a regular file" in r.err
     assert stat.S_ISCHR(node.stat().st_mode)
 
